@@ -1,0 +1,22 @@
+"""meanclust_jax: GPU-accelerated, differentiable mean-cluster models of lattice dynamics.
+
+Implements "Data-Driven Optimal Closures for Mean-Cluster Models: Beyond the Classical Pair
+Approximation" (Ahmadi, Foster, Protas). The pipeline, one module each:
+
+lattice → energy → engine (annealing) → concentrations → closures → ode → inference → reports
+
+!!! note "float64"
+    Importing this package switches JAX to 64-bit mode (``jax_enable_x64``): the mean-cluster
+    ODE and everything differentiated through it needs float64 (float32 gives NaN gradients and
+    runaway step counts in diffrax). The annealing engine uses explicit int8/int32/float32 dtypes
+    and is unaffected.
+"""
+
+from __future__ import annotations
+
+import jax as _jax
+
+_jax.config.update("jax_enable_x64", True)
+
+from ._version import __version__ as __version__  # noqa: E402
+from ._labels import PAIRS as PAIRS, SPECIES as SPECIES, TRIPLETS as TRIPLETS  # noqa: E402

@@ -1,0 +1,72 @@
+"""Atomic file writes and netCDF back-end selection (no heavy imports at module level)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
+
+    A reader never sees a half-written file: the rename is atomic on POSIX file systems.
+
+    **Raises:**
+
+    - `ValueError` if the parent folder of ``path`` does not exist or is not writable.
+    """
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise ValueError(f"path={str(target)!r}: folder {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"path={str(target)!r}: folder {str(parent)!r} is not writable")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` atomically (UTF-8)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def netcdf_engine() -> str:
+    """Name of an installed xarray netCDF back end: h5netcdf, netCDF4, or scipy (netCDF3)."""
+    import importlib.util
+
+    for module, engine in (("h5netcdf", "h5netcdf"), ("netCDF4", "netcdf4"), ("scipy", "scipy")):
+        if importlib.util.find_spec(module) is not None:
+            return engine
+    raise ImportError(
+        "no netCDF back end is installed: install h5netcdf (pip install h5netcdf)"
+    )
+
+
+def save_netcdf(ds, path: str | os.PathLike[str]) -> None:  # noqa: ANN001 - xarray.Dataset
+    """Write an ``xarray.Dataset`` to netCDF atomically (temporary file, then rename)."""
+    engine = netcdf_engine()
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine=engine)
+
+
+def load_netcdf(path: str | os.PathLike[str]):  # noqa: ANN201 - xarray.Dataset
+    """Load a netCDF file fully into memory (the file is closed on return)."""
+    import xarray as xr
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"path={str(p)!r}: no such netCDF file")
+    with xr.open_dataset(p, engine=netcdf_engine()) as ds:
+        return ds.load()

@@ -1,0 +1,3 @@
+"""Closures of the mean-cluster hierarchy (paper Section IV, Tables I and III; SPEC §5)."""
+
+from ._base import AbstractClosure as AbstractClosure
