@@ -1,0 +1,192 @@
+"""Annealing schedules: piecewise-constant temperature programmes (SPEC §3).
+
+A schedule is a sequence of steps ``(T, sweeps)``: hold temperature ``T`` (energy units,
+``k_B = 1``) for ``sweeps`` sweeps (one sweep = ``N`` attempted swaps). Constructors:
+`constant`, `paper` (the stepwise cooling of the paper's Fig. 2a), `geometric`, `from_steps`
+(a user array) and `from_csv`; `parse` reads the CLI's schedule strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """A piecewise-constant temperature schedule.
+
+    **Arguments:**
+
+    - `steps`: tuple of ``(T, sweeps)`` with ``T`` finite and > 0 (energy units) and ``sweeps``
+      an integer ≥ 1.
+    - `name`: a description recorded in the dataset's attributes.
+
+    **Raises:**
+
+    - `ValueError` if a temperature is ≤ 0 or not finite, or a step has fewer than 1 sweep.
+    """
+
+    steps: tuple[tuple[float, int], ...]
+    name: str = "custom"
+
+    def __post_init__(self) -> None:
+        if len(self.steps) == 0:
+            raise ValueError("schedule must have at least one (T, sweeps) step")
+        clean = []
+        for idx, step in enumerate(self.steps):
+            try:
+                T, sweeps = step
+                T = float(T)
+            except (TypeError, ValueError):
+                raise ValueError(f"schedule step {idx} must be a pair (T, sweeps), got {step!r}") from None
+            if not math.isfinite(T) or T <= 0:
+                raise ValueError(f"schedule step {idx}: T={T!r} must be finite and > 0 (energy units)")
+            if isinstance(sweeps, bool) or int(sweeps) != sweeps or sweeps < 1:
+                raise ValueError(f"schedule step {idx}: sweeps={sweeps!r} must be an integer >= 1")
+            clean.append((T, int(sweeps)))
+        object.__setattr__(self, "steps", tuple(clean))
+
+    @property
+    def total_sweeps(self) -> int:
+        """Total number of sweeps."""
+        return sum(s for _, s in self.steps)
+
+    def temperatures(self) -> np.ndarray:
+        """Temperature of every sweep, float32 array ``(total_sweeps,)``."""
+        return np.concatenate([np.full(s, T, np.float32) for T, s in self.steps])
+
+    def scaled(self, factor: float) -> Schedule:
+        """The same temperatures with every step's sweeps multiplied by `factor` (≥ 1 sweep)."""
+        return Schedule(tuple((T, max(1, round(s * factor))) for T, s in self.steps), self.name)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def constant(T: float, sweeps: int) -> Schedule:
+    """Hold ``T`` for ``sweeps`` sweeps."""
+    return Schedule(((T, sweeps),), f"constant:T={T:g},sweeps={sweeps}")
+
+
+def geometric(T0: float, T1: float, steps: int, sweeps: int) -> Schedule:
+    """``steps`` temperatures from ``T0`` to ``T1`` in geometric progression, ``sweeps`` each.
+
+    **Raises:** `ValueError` if ``T0, T1`` are not finite and > 0 or ``steps < 1``.
+    """
+    for name, T in (("T0", T0), ("T1", T1)):
+        if not (isinstance(T, (int, float)) and math.isfinite(T) and T > 0):
+            raise ValueError(f"{name}={T!r} must be finite and > 0 (energy units)")
+    if isinstance(steps, bool) or int(steps) != steps or steps < 1:
+        raise ValueError(f"steps={steps!r} must be an integer >= 1")
+    temps = np.geomspace(T0, T1, int(steps)) if steps > 1 else np.array([T0])
+    return Schedule(
+        tuple((float(T), sweeps) for T in temps),
+        f"geometric:T0={T0:g},T1={T1:g},steps={steps},sweeps={sweeps}",
+    )
+
+
+#: Temperatures of the paper-like stepwise protocol (energy units of the charge-neutrality
+#: Hamiltonian). They start well inside the disordered phase, lower in steps through the
+#: ordering of the x = 1/3 layer (which sets in near T ≈ 0.2 on our lattices), and end in the
+#: ordered state.
+PAPER_TEMPERATURES: tuple[float, ...] = (1.0, 0.6, 0.4, 0.3, 0.25, 0.2, 0.17, 0.14, 0.11, 0.08, 0.05)
+
+
+def paper(sweeps_per_step: int = 1000) -> Schedule:
+    """The paper's stepwise cooling (Fig. 2a): hold each of `PAPER_TEMPERATURES` for
+    ``sweeps_per_step`` sweeps, long enough to equilibrate at each step on a 96x96 lattice, from
+    the disordered to the ordered state.
+
+    The paper does not print its temperatures; ours are chosen for the charge-neutrality
+    Hamiltonian in its own units (see `PAPER_TEMPERATURES`).
+    """
+    if isinstance(sweeps_per_step, bool) or int(sweeps_per_step) != sweeps_per_step or sweeps_per_step < 1:
+        raise ValueError(f"sweeps_per_step={sweeps_per_step!r} must be an integer >= 1")
+    return Schedule(
+        tuple((T, int(sweeps_per_step)) for T in PAPER_TEMPERATURES),
+        f"paper:sweeps_per_step={sweeps_per_step}",
+    )
+
+
+def from_steps(steps: Iterable[Sequence[float]], name: str = "custom") -> Schedule:
+    """A schedule from a user array of ``(T, sweeps)`` rows."""
+    return Schedule(tuple((row[0], row[1]) for row in steps), name)
+
+
+def from_csv(path: str | os.PathLike[str]) -> Schedule:
+    """Read a schedule from a CSV file of ``T,sweeps`` rows (a header line is allowed).
+
+    **Raises:** `ValueError` if the file is missing or a row is malformed.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"schedule={str(p)!r}: no such CSV file")
+    rows = []
+    for lineno, line in enumerate(p.read_text().splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        cells = [c.strip() for c in line.split(",")]
+        try:
+            rows.append((float(cells[0]), int(float(cells[1]))))
+        except (ValueError, IndexError):
+            if not rows and lineno == 1:
+                continue  # header
+            raise ValueError(f"schedule CSV {str(p)!r} line {lineno}: expected 'T,sweeps', got {line!r}") from None
+    return from_steps(rows, name=f"csv:{p.name}")
+
+
+def _kv(spec: str, body: str, required: Sequence[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in filter(None, body.split(",")):
+        if "=" not in item:
+            raise ValueError(f"schedule={spec!r}: expected key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"schedule={spec!r}: {key.strip()}={value!r} is not a number") from None
+    missing = [k for k in required if k not in out]
+    unknown = [k for k in out if k not in required]
+    if missing or unknown:
+        raise ValueError(f"schedule={spec!r}: needs exactly {', '.join(required)}")
+    return out
+
+
+def parse(spec: str) -> Schedule:
+    """Parse a CLI schedule string.
+
+    Accepted forms: ``constant:T=0.5,sweeps=2000``, ``geometric:T0=2,T1=0.05,steps=20,sweeps=500``,
+    ``paper`` or ``paper:sweeps=1000`` (sweeps per step), or a path to a CSV file of ``T,sweeps``.
+
+    **Raises:** `ValueError` for an unknown schedule or malformed parameters.
+    """
+    kind, _, body = spec.partition(":")
+    if kind == "constant":
+        kv = _kv(spec, body, ("T", "sweeps"))
+        return constant(kv["T"], _as_int(spec, "sweeps", kv["sweeps"]))
+    if kind == "geometric":
+        kv = _kv(spec, body, ("T0", "T1", "steps", "sweeps"))
+        return geometric(kv["T0"], kv["T1"], _as_int(spec, "steps", kv["steps"]), _as_int(spec, "sweeps", kv["sweeps"]))
+    if kind == "paper":
+        if not body:
+            return paper()
+        return paper(_as_int(spec, "sweeps", _kv(spec, body, ("sweeps",))["sweeps"]))
+    if spec.endswith(".csv") or Path(spec).is_file():
+        return from_csv(spec)
+    raise ValueError(
+        f"schedule={spec!r} is unknown: use 'constant:T=..,sweeps=..', "
+        "'geometric:T0=..,T1=..,steps=..,sweeps=..', 'paper[:sweeps=..]' or a CSV path"
+    )
+
+
+def _as_int(spec: str, key: str, value: float) -> int:
+    if value != int(value) or value < 1:
+        raise ValueError(f"schedule={spec!r}: {key}={value:g} must be an integer >= 1")
+    return int(value)
