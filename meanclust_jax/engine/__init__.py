@@ -11,7 +11,8 @@ from ..energy import ChargeNeutralityHamiltonian, TriangleBondHamiltonian
 from ..lattice import TriangularLattice
 from ..schedules import Schedule
 from ._checkerboard import Engine as Engine, make_parallel_engine as make_parallel_engine
-from ._driver import ENGINES as ENGINES, as_key, random_configuration as random_configuration, run_anneal
+from ._driver import ENGINES as ENGINES, random_configuration as random_configuration
+from ._driver import replica_key_batch, run_anneal
 from ._sequential import make_sequential_engine as make_sequential_engine
 
 
@@ -32,6 +33,7 @@ def anneal(
     checkpoint: str | os.PathLike[str] | None = None,
     records_per_chunk: int | None = None,
     sharding: jax.sharding.Sharding | None = None,
+    callback=None,  # noqa: ANN001
 ):  # noqa: ANN201 - xarray.Dataset
     """Metropolis annealing of a binary Li/Mn layer, recording cluster concentrations.
 
@@ -41,8 +43,9 @@ def anneal(
 
     **Arguments:**
 
-    - `key`: a `jax.random.key` (or legacy ``PRNGKey``, or an int seed). Same key, same
-      backend → identical dataset.
+    - `key`: a `jax.random.key` (or legacy ``PRNGKey``, or an int seed), or a batch of
+      ``replicas`` keys (one per replica: then replica ``b`` equals a single-replica run with
+      key ``b``). Same key, same backend → identical dataset.
     - `lattice`: a `TriangularLattice`.
     - `hamiltonian`: energy table; default `ChargeNeutralityHamiltonian()`.
     - `schedule`: a `meanclust_jax.schedules.Schedule` (temperatures in energy units,
@@ -78,18 +81,18 @@ def anneal(
     from ..dataset import to_dataset
 
     hamiltonian = ChargeNeutralityHamiltonian() if hamiltonian is None else hamiltonian
-    key = as_key(key)
     result = run_anneal(
         key, lattice, hamiltonian, schedule, composition, moves=moves, record_every=record_every,
         replicas=replicas, engine=engine, snapshots=snapshots, initial=initial, progress=progress,
         checkpoint=checkpoint, records_per_chunk=records_per_chunk, sharding=sharding,
+        callback=callback,
     )
     B = result.counts.shape[0]
     schedules = list(schedule) if isinstance(schedule, (list, tuple)) else [schedule] * B
     comps = list(composition) if isinstance(composition, (list, tuple, np.ndarray)) else [composition] * B
     return to_dataset(
         result, lattice, hamiltonian, schedules, comps, moves, engine,
-        jax.random.key_data(key), lattice.stride(moves),
+        jax.random.key_data(replica_key_batch(key, B)), lattice.stride(moves),
     )
 
 

@@ -78,10 +78,25 @@ def energy_coefficients(hamiltonian: TriangleBondHamiltonian) -> tuple[float, fl
     return float(b), float(c), float(g)
 
 
+#: Lattices with more sites than this use statically unrolled local phases (see `make_parallel_engine`).
+UNROLL_MIN_SITES = 1024
+
+
 def make_parallel_engine(
-    lattice: TriangularLattice, hamiltonian: TriangleBondHamiltonian, moves: str
+    lattice: TriangularLattice,
+    hamiltonian: TriangleBondHamiltonian,
+    moves: str,
+    unroll: bool | None = None,
 ) -> Engine:
-    """Build the checkerboard-parallel `Engine` for a lattice, Hamiltonian and move set."""
+    """Build the checkerboard-parallel `Engine` for a lattice, Hamiltonian and move set.
+
+    `unroll` selects how local phases are compiled: unrolled with static slices (3-4x faster
+    per sweep, ~10 s to compile on a 2-core CPU) or as a ``lax.scan`` with dynamic slices (fast
+    to compile). The default unrolls for lattices of more than `UNROLL_MIN_SITES` sites. Both
+    give the same Markov chain in distribution (not bit for bit: the random streams differ).
+    """
+    if unroll is None:
+        unroll = lattice.n_sites > UNROLL_MIN_SITES
     sa, sb = lattice.stride(moves)
     rows, cols = lattice.shape
     R, C = rows // sa, cols // sb
@@ -121,10 +136,19 @@ def make_parallel_engine(
         return y[pa % sa, qb % sb, r0 : r0 + R, c0 : c0 + C]
 
     def local_phase(y, key, T, k, p, q):
-        """All bonds (i, i + v_k), i ≡ (p, q): k, p, q are Python ints (static slices)."""
+        """All bonds (i, i + v_k), i ≡ (p, q).
+
+        With Python ints ``k, p, q`` every slice is static (the fast path for large lattices);
+        with traced ones the same code uses dynamic slices (quick to compile, for small ones).
+        """
+        static = all(isinstance(z, int) for z in (k, p, q))
         u = jax.random.uniform(key, (R, C), dtype=jnp.float32)
-        v = [tuple(int(x) for x in _V[(k + r) % 6]) for r in range(6)]  # v[r] = v_{k+r}
-        at = lambda off: near_static(y, p, q, *off)  # noqa: E731
+        if static:
+            v = [tuple(int(x) for x in _V[(k + r) % 6]) for r in range(6)]  # v[r] = v_{k+r}
+            at = lambda off: near_static(y, p, q, *off)  # noqa: E731
+        else:
+            v = [V[(k + r) % 6] for r in range(6)]
+            at = lambda off: near(y, p, q, off[0], off[1])  # noqa: E731
         m_i = at((0, 0))
         n = [at(v[r]) for r in range(6)]  # n[r]: i + v_{k+r}; n[0] is j
         m_j = n[0]
@@ -147,16 +171,28 @@ def make_parallel_engine(
             F = F + g * M.astype(jnp.float32)
         dE = (m_j - m_i).astype(jnp.float32) * F
         accept = (m_i != m_j) & (u < jnp.exp(-dE / T))
-        y = y.at[p, q].set(wrap(jnp.where(accept, m_j, m_i)))
         # j's sublattice and block carry: write the partners' new values in their own frame.
         pa, qb = p + v[0][0], q + v[0][1]
         new_j = jnp.roll(jnp.where(accept, m_i, m_j), (pa // sa, qb // sb), axis=(0, 1))
-        y = y.at[pa % sa, qb % sb].set(wrap(new_j))
+        if static:
+            y = y.at[p, q].set(wrap(jnp.where(accept, m_j, m_i)))
+            y = y.at[pa % sa, qb % sb].set(wrap(new_j))
+        else:
+            y = lax.dynamic_update_slice(y, wrap(jnp.where(accept, m_j, m_i))[None, None], (p, q, 0, 0))
+            y = lax.dynamic_update_slice(y, wrap(new_j)[None, None], (pa % sa, qb % sb, 0, 0))
         return y, jnp.sum(accept, dtype=jnp.int32)
 
     def local_sweep(key, y, T, index):
-        """Direction k = index mod 3, then every anchor class once (static order)."""
+        """Direction k = index mod 3, then every anchor class once (fixed order)."""
         keys = jax.random.split(key, n_phases)
+        if not unroll:
+            def body(carry, idx):
+                y, n = carry
+                y, dn = local_phase(y, keys[idx], T, index % 3, idx // sb, idx % sb)
+                return (y, n + dn), None
+
+            (y, n), _ = lax.scan(body, (y, jnp.int32(0)), jnp.arange(n_phases))
+            return y, n
 
         def branch(k):
             def run(y):

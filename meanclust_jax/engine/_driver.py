@@ -61,6 +61,28 @@ def as_key(key: jax.Array | int) -> jax.Array:
     raise ValueError(f"key must be a jax.random.key, a PRNGKey or an int seed, got {key!r}")
 
 
+def replica_key_batch(key: jax.Array | int, replicas: int) -> jax.Array:
+    """One key per replica: a batch of ``replicas`` keys is used as given; a single key is used
+    as is for one replica and split into ``replicas`` keys otherwise.
+
+    Replica ``b`` of a run depends only on its own key, so a batched run equals separate runs
+    made with the same per-replica keys.
+
+    **Raises:** `ValueError` if a batch of keys does not have ``replicas`` entries.
+    """
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        key = jax.random.key(int(key))
+    raw = jnp.asarray(key) if not isinstance(key, jax.Array) else key
+    typed = jnp.issubdtype(raw.dtype, jax.dtypes.prng_key)
+    batch_shape = raw.shape if typed else raw.shape[:-1]
+    if len(batch_shape) == 0:
+        k = as_key(key)
+        return k[None] if replicas == 1 else jax.random.split(k, replicas)
+    if batch_shape != (replicas,):
+        raise ValueError(f"key holds {batch_shape[0]} keys but replicas={replicas}: give one key or one per replica")
+    return raw if typed else jax.random.wrap_key_data(raw)
+
+
 def random_configuration(key: jax.Array, lattice: TriangularLattice, n_minus: int) -> jax.Array:
     """A uniformly random ``(rows, cols)`` int8 configuration with exactly `n_minus` ``-`` sites."""
     flat = jnp.where(jnp.arange(lattice.n_sites) < n_minus, -1, 1).astype(jnp.int8)
@@ -118,6 +140,7 @@ def run_anneal(
     checkpoint: str | os.PathLike[str] | None = None,
     records_per_chunk: int | None = None,
     sharding: jax.sharding.Sharding | None = None,
+    callback=None,  # noqa: ANN001
 ) -> AnnealResult:
     """Run the annealing and return raw arrays; see `meanclust_jax.anneal` for the arguments."""
     from .._io import atomic_path
@@ -155,10 +178,9 @@ def run_anneal(
     if isinstance(snapshots, bool) or int(snapshots) != snapshots or snapshots < 0:
         raise ValueError(f"snapshots={snapshots!r} must be an integer >= 0")
 
-    key = as_key(key)
-    init_key, run_key = jax.random.split(key)
+    replica_keys = replica_key_batch(key, B)
+    init_keys, keys = (jnp.stack(k) for k in zip(*(jax.random.split(k) for k in replica_keys)))
     if initial is None:
-        init_keys = jax.random.split(init_key, B)
         sigma = jnp.stack([random_configuration(init_keys[b], lattice, n_minus[b]) for b in range(B)])
     else:
         sigma = jnp.asarray(initial, dtype=jnp.int8)
@@ -174,8 +196,6 @@ def run_anneal(
             raise ValueError(
                 f"initial holds {counts_minus.tolist()} '-' sites but composition asks for {n_minus}"
             )
-    keys = jax.random.split(run_key, B)
-
     n_rec = math.ceil(total / record_every)
     if records_per_chunk is None:
         records_per_chunk = max(1, math.ceil(n_rec / 50))
@@ -197,7 +217,7 @@ def run_anneal(
     fingerprint = _fingerprint(
         lattice=lattice.shape, ham=hamiltonian.attrs(), sched=[s.steps for s in schedules],
         comps=n_minus, moves=moves, rec=record_every, B=B, engine=engine, chunk=records_per_chunk,
-        key=np.asarray(jax.random.key_data(key)).tolist(), snapshots=snapshots,
+        key=np.asarray(jax.random.key_data(replica_keys)).tolist(), snapshots=snapshots,
     )
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and ckpt.is_file():
@@ -247,6 +267,8 @@ def run_anneal(
                         snap_times=np.asarray([t for t, _ in snaps], dtype=np.int64),
                         snap_sigma=np.stack([s for _, s in snaps]) if snaps else np.zeros((0,)),
                     )
+        if callback is not None:
+            callback(c + 1, n_chunks)
     if bar is not None:
         bar.close()
 

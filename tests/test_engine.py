@@ -1,0 +1,238 @@
+"""Engines against exact enumeration and against each other (SPEC §3); run-level guarantees."""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from _stats import batch_means
+
+from meanclust_jax import schedules
+from meanclust_jax.concentrations import cluster_counts, concentrations_from_counts
+from meanclust_jax.energy import ChargeNeutralityHamiltonian, TriangleBondHamiltonian, total_energy
+from meanclust_jax.engine import anneal
+from meanclust_jax.lattice import TriangularLattice
+
+GENERAL = TriangleBondHamiltonian((0.3, -0.2, 0.7, 1.9), (0.15, -0.4, 0.05))
+TEMPS = (0.5, 1.0, 2.0)
+
+
+def exact_averages(lat, h, x, temps):
+    """Exact Boltzmann averages of energy per site and C_+- over all configurations."""
+    N = lat.n_sites
+    n_minus = round(x * N)
+    configs = []
+    for idx in itertools.combinations(range(N), n_minus):
+        s = np.ones(N, np.int8)
+        s[list(idx)] = -1
+        configs.append(s.reshape(lat.shape))
+    s = jnp.asarray(np.stack(configs))
+    E = np.asarray(total_energy(s, h)) / N
+    cpm = concentrations_from_counts(np.asarray(cluster_counts(s)), N)["C_pair"][:, 2]
+    out = []
+    for T in temps:
+        w = np.exp(-(E - E.min()) * N / T)
+        w /= w.sum()
+        out.append((float(w @ E), float(w @ cpm)))
+    return out
+
+
+@pytest.mark.parametrize("engine", ["parallel", "sequential"])
+@pytest.mark.parametrize("moves", ["local", "global"])
+@pytest.mark.parametrize("h", [ChargeNeutralityHamiltonian(), GENERAL], ids=["charge", "general"])
+def test_exact_enumeration_4x4(engine, moves, h):
+    lat = TriangularLattice(4, 4)
+    exact = exact_averages(lat, h, 0.5, TEMPS)
+    reps = 16
+    scheds = [schedules.constant(T, 3000) for T in TEMPS for _ in range(reps)]
+    ds = anneal(jax.random.key(7), lat, h, schedule=scheds, composition=0.5, moves=moves,
+                engine=engine, replicas=len(scheds), record_every=5, progress=False)
+    burn = 40
+    for t_idx, (E_ex, C_ex) in enumerate(exact):
+        sl = slice(t_idx * reps, (t_idx + 1) * reps)
+        E_mc, E_se = batch_means(ds.energy.values[sl, burn:])
+        C_mc, C_se = batch_means(ds.C_pair.values[sl, burn:, 2])
+        assert abs(E_mc - E_ex) < 4 * E_se, (TEMPS[t_idx], E_mc, E_ex, E_se)
+        assert abs(C_mc - C_ex) < 4 * C_se, (TEMPS[t_idx], C_mc, C_ex, C_se)
+
+
+@pytest.mark.parametrize("moves", ["local", "global"])
+def test_parallel_agrees_with_sequential_24x24(moves):
+    lat = TriangularLattice(24, 24)
+    h = ChargeNeutralityHamiltonian()
+    temps, comps, reps = (0.45, 0.8, 1.6), (1 / 3, 0.5), 4
+    combos = [(T, x) for x in comps for T in temps for _ in range(reps)]
+    scheds = [schedules.constant(T, 600) for T, _ in combos]
+    xs = [x for _, x in combos]
+    out = {}
+    for engine in ("parallel", "sequential"):
+        out[engine] = anneal(jax.random.key(11), lat, h, schedule=scheds, composition=xs,
+                             moves=moves, engine=engine, replicas=len(combos), record_every=5,
+                             progress=False)
+    burn = 40
+    for g in range(len(combos) // reps):
+        sl = slice(g * reps, (g + 1) * reps)
+        for name, get in (("energy", lambda d: d.energy.values),
+                          ("C--", lambda d: d.C_pair.values[..., 1]),
+                          ("C+-", lambda d: d.C_pair.values[..., 2])):
+            m1, s1 = batch_means(get(out["parallel"])[sl, burn:])
+            m2, s2 = batch_means(get(out["sequential"])[sl, burn:])
+            assert abs(m1 - m2) < 4 * np.hypot(s1, s2), (combos[g * reps], name, m1, m2, s1, s2)
+
+
+@pytest.mark.parametrize("moves", ["local"])
+def test_unrolled_and_scanned_phases_agree(moves):
+    """The statically unrolled local phases (large lattices) sample the same distribution."""
+    from meanclust_jax.engine._checkerboard import make_parallel_engine
+
+    lat = TriangularLattice(12, 12)
+    h = ChargeNeutralityHamiltonian()
+    sigma0 = jnp.asarray(np.where(np.arange(144) % 3 == 0, -1, 1).astype(np.int8).reshape(12, 12))
+    res = {}
+    for unroll in (True, False):
+        eng = make_parallel_engine(lat, h, moves, unroll=unroll)
+
+        @jax.jit
+        def run(key):
+            def one(key):
+                def body(t, c):
+                    y, acc = c
+                    y, _ = eng.sweep(jax.random.fold_in(key, t), y, jnp.float32(0.8), t)
+                    counts = cluster_counts(eng.decode(y))
+                    return y, acc.at[t].set(counts)
+                acc = jnp.zeros((400, 32), jnp.int32)
+                return jax.lax.fori_loop(0, 400, body, (eng.encode(sigma0), acc))[1]
+            return jax.vmap(one)(jax.random.split(key, 8))
+
+        counts = np.asarray(run(jax.random.key(4)))
+        res[unroll] = concentrations_from_counts(counts, 144)["C_pair"][:, 50:, 2]
+    (m1, s1), (m2, s2) = batch_means(res[True]), batch_means(res[False])
+    assert abs(m1 - m2) < 4 * np.hypot(s1, s2)
+
+
+def test_records_conserve_and_normalise():
+    lat = TriangularLattice(12, 12)
+    ds = anneal(jax.random.key(1), lat, schedule=schedules.geometric(2.0, 0.3, 4, 50),
+                composition=0.42, replicas=2, record_every=10, progress=False)
+    n_minus = round(0.42 * 144)
+    assert np.all(ds.n_minus_sites.values == n_minus)
+    np.testing.assert_allclose(ds.C_single.sel(species="-").values, n_minus / 144, atol=1e-12)
+    p = ds.C_pair.values
+    np.testing.assert_allclose(p[..., 0] + p[..., 1] + 2 * p[..., 2], 1, atol=1e-6)
+    t = ds.C_triplet.values
+    for o, w in ((0, 0.2), (6, 0.4)):
+        s = t[..., o] + t[..., o + 1] + 2 * t[..., o + 2] + 2 * t[..., o + 3] + t[..., o + 4] + t[..., o + 5]
+        np.testing.assert_allclose(s, w, atol=1e-6)
+    np.testing.assert_allclose(t[..., 12] + t[..., 13] + 3 * t[..., 14] + 3 * t[..., 15], 0.4, atol=1e-6)
+    assert np.all((ds.final_configuration.values < 0).sum(axis=(1, 2)) == n_minus)
+
+
+def test_orientations_agree_in_equilibrium():
+    lat = TriangularLattice(24, 24)
+    ds = anneal(jax.random.key(2), lat, schedule=schedules.constant(0.8, 500), composition=0.5,
+                replicas=4, record_every=5, progress=False)
+    per = ds.C_pair_orientation.sel(pair="+-").values[:, 20:]  # (replica, time, orientation)
+    stats = [batch_means(per[..., o]) for o in range(3)]
+    for a, b in itertools.combinations(stats, 2):
+        assert abs(a[0] - b[0]) < 4 * np.hypot(a[1], b[1])
+
+
+def test_slow_anneal_reaches_ordered_state():
+    """x = 1/3 on a lattice divisible by 3 orders into the √3×√3 state (no -- bonds, E = 0)."""
+    lat = TriangularLattice(12, 12)
+    ds = anneal(jax.random.key(3), lat, schedule=schedules.geometric(1.0, 0.05, 12, 300),
+                composition=1 / 3, moves="local", record_every=100, progress=False)
+    assert ds.C_pair.sel(pair="--").values[-1] < 0.01
+    assert ds.energy.values[-1] < 0.01
+    assert ds.energy.values[0] > 0.2  # started disordered
+
+
+def test_same_key_identical_different_key_differs():
+    lat = TriangularLattice(12, 12)
+    kw = dict(schedule=schedules.constant(0.6, 40), composition=1 / 3, record_every=4, progress=False)
+    a = anneal(jax.random.key(5), lat, **kw)
+    b = anneal(jax.random.key(5), lat, **kw)
+    c = anneal(jax.random.key(6), lat, **kw)
+    assert a.identical(b)
+    assert not np.array_equal(a.C_triplet.values, c.C_triplet.values)
+
+
+def test_batched_run_equals_separate_runs():
+    lat = TriangularLattice(12, 12)
+    comps = [0.25, 0.5, 0.75]
+    keys = jax.random.split(jax.random.key(8), 3)
+    kw = dict(schedule=schedules.constant(0.7, 30), record_every=3, progress=False)
+    batch = anneal(keys, lat, composition=comps, replicas=3, **kw)
+    for b, x in enumerate(comps):
+        single = anneal(keys[b], lat, composition=x, **kw)
+        np.testing.assert_array_equal(batch.C_triplet.values[b], single.C_triplet.values)
+        np.testing.assert_array_equal(batch.final_configuration.values[b], single.final_configuration.values)
+
+
+def test_checkpoint_resume_is_bit_identical(tmp_path):
+    lat = TriangularLattice(12, 12)
+    kw = dict(schedule=schedules.geometric(1.5, 0.2, 3, 20), composition=1 / 3, record_every=2,
+              records_per_chunk=5, progress=False, snapshots=3)
+    full = anneal(jax.random.key(9), lat, **kw)
+    ckpt = tmp_path / "run.npz"
+
+    class Stop(Exception):
+        pass
+
+    def interrupt(done, total):
+        if done == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        anneal(jax.random.key(9), lat, checkpoint=ckpt, callback=interrupt, **kw)
+    assert ckpt.is_file()
+    chunks = []
+    resumed = anneal(jax.random.key(9), lat, checkpoint=ckpt, callback=lambda d, t: chunks.append(d), **kw)
+    assert chunks[0] == 4  # resumed after the third chunk, not from the start
+    assert resumed.identical(full)
+    with pytest.raises(ValueError, match="different run"):
+        anneal(jax.random.key(10), lat, checkpoint=ckpt, **kw)
+
+
+def test_chaining_runs_from_final_configuration():
+    lat = TriangularLattice(12, 12)
+    first = anneal(1, lat, schedule=schedules.constant(0.3, 50), composition=1 / 3, progress=False)
+    second = anneal(2, lat, schedule=schedules.constant(0.3, 10), composition=1 / 3,
+                    initial=first.final_configuration.values, progress=False)
+    np.testing.assert_allclose(second.C_pair.values[0], first.C_pair.values[-1])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(composition=1.2), "composition=1.2 must be a finite number in \\(0, 1\\)"),
+        (dict(composition=float("nan")), "composition"),
+        (dict(composition=0.001), "leaves no site"),
+        (dict(moves="diagonal"), "moves='diagonal'"),
+        (dict(engine="gpu"), "engine='gpu'"),
+        (dict(record_every=0), "record_every=0"),
+        (dict(replicas=0), "replicas=0"),
+    ],
+)
+def test_bad_input_raises(kwargs, match):
+    args = dict(schedule=schedules.constant(0.5, 10), composition=0.5, progress=False)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        anneal(0, TriangularLattice(12, 12), **args)
+
+
+def test_bad_schedules_raise():
+    with pytest.raises(ValueError, match="T=0.0 must be finite and > 0"):
+        schedules.constant(0.0, 10)
+    with pytest.raises(ValueError, match="T=inf"):
+        schedules.constant(float("inf"), 10)
+    with pytest.raises(ValueError, match="sweeps=0"):
+        schedules.constant(0.5, 0)
+    with pytest.raises(ValueError, match="unknown"):
+        schedules.parse("linear:T0=1")
+    with pytest.raises(ValueError, match="global"):
+        anneal(0, TriangularLattice(9, 9), schedule=schedules.constant(0.5, 5), composition=0.5,
+               moves="global", progress=False)
