@@ -20,3 +20,14 @@ _jax.config.update("jax_enable_x64", True)
 
 from ._version import __version__ as __version__  # noqa: E402
 from ._labels import PAIRS as PAIRS, SPECIES as SPECIES, TRIPLETS as TRIPLETS  # noqa: E402
+
+from . import schedules as schedules  # noqa: E402
+from .concentrations import concentrations as concentrations  # noqa: E402
+from .dataset import load_trajectory as load_trajectory, save_trajectory as save_trajectory  # noqa: E402
+from .energy import (  # noqa: E402
+    ChargeNeutralityHamiltonian as ChargeNeutralityHamiltonian,
+    TriangleBondHamiltonian as TriangleBondHamiltonian,
+    total_energy as total_energy,
+)
+from .engine import anneal as anneal  # noqa: E402
+from .lattice import TriangularLattice as TriangularLattice  # noqa: E402
