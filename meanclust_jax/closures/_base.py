@@ -1,12 +1,34 @@
-"""The closure interface shared by every closure (paper Section IV, SPEC §5)."""
+"""The closure interface shared by every closure (paper Section IV, SPEC §5).
+
+A closure replaces each triplet concentration of the mean-cluster hierarchy by a function
+``g_τ(C_+, C_-, C_++, C_--, C_+-)`` of singlet and pair concentrations (eq. (8)). Every closure of
+the paper (pair, optimal and sparse approximation; Tables I and III) is a monomial
+
+    g_τ = w_τ · Π_q C_q^{γ_{τ,q}} / Π_r C_r^{ξ_{τ,r}},
+
+so `AbstractMonomialClosure` evaluates all of them from their exponent tables, and each can
+print itself as a table of formulas.
+"""
 
 from __future__ import annotations
 
 import abc
+import os
 
 import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
 
-from .._custom_types import PairConcentrations, SingletConcentrations, TripletConcentrations
+from .._custom_types import (
+    Array,
+    Float,
+    PairConcentrations,
+    SingletConcentrations,
+    TripletConcentrations,
+)
+from .._labels import PAIRS, SPECIES, TRIPLETS
+from . import _structure as S
 
 
 class AbstractClosure(eqx.Module):
@@ -16,6 +38,8 @@ class AbstractClosure(eqx.Module):
     ``(*batch, 2)`` ordered ``(C_+, C_-)``, ``C_pair`` has shape ``(*batch, 3)`` ordered
     ``(C_++, C_--, C_+-)``; the result has shape ``(*batch, 16)`` in the order of
     ``meanclust_jax.TRIPLETS`` (SPEC §4), already multiplied by the shape weight ``w``.
+    The two batch shapes are broadcast against each other (so a constant ``C_single`` of shape
+    ``(2,)`` may be combined with a time series ``C_pair`` of shape ``(times, 3)``).
     """
 
     @abc.abstractmethod
@@ -23,3 +47,230 @@ class AbstractClosure(eqx.Module):
         self, C_single: SingletConcentrations, C_pair: PairConcentrations
     ) -> TripletConcentrations:
         raise NotImplementedError
+
+
+def _check_last_axis(C_single, C_pair) -> None:
+    """Trace-time shape checks of the closure interface (raise `ValueError`)."""
+    if jnp.ndim(C_single) < 1 or jnp.shape(C_single)[-1] != len(SPECIES):
+        raise ValueError(
+            f"C_single must have shape (..., 2) ordered (C_+, C_-); got shape {jnp.shape(C_single)}"
+        )
+    if jnp.ndim(C_pair) < 1 or jnp.shape(C_pair)[-1] != len(PAIRS):
+        raise ValueError(
+            f"C_pair must have shape (..., 3) ordered (C_++, C_--, C_+-); got shape {jnp.shape(C_pair)}"
+        )
+    try:
+        np.broadcast_shapes(jnp.shape(C_single)[:-1], jnp.shape(C_pair)[:-1])
+    except ValueError:
+        raise ValueError(
+            f"the batch shapes of C_single {jnp.shape(C_single)[:-1]} and C_pair "
+            f"{jnp.shape(C_pair)[:-1]} do not broadcast"
+        ) from None
+
+
+def monomial_triplets(
+    gamma: Float[Array, "16 3"],
+    xi: Float[Array, "16 2"],
+    C_single: SingletConcentrations,
+    C_pair: PairConcentrations,
+) -> TripletConcentrations:
+    """Evaluate ``g_τ = w_τ Π_q C_q^{γ_τq} / Π_r C_r^{ξ_τr}`` for all 16 types (SPEC §5).
+
+    **Arguments:**
+
+    - `gamma`: float array of shape ``(16, 3)``, exponents on ``(C_++, C_--, C_+-)``.
+    - `xi`: float array of shape ``(16, 2)``, exponents on ``(C_+, C_-)``.
+    - `C_single`: float array of shape ``(*batch, 2)``, dimensionless probabilities.
+    - `C_pair`: float array of shape ``(*batch, 3)``, dimensionless probabilities.
+
+    **Returns:**
+
+    Float array of shape ``(*batch, 16)`` (broadcast batch shape), SPEC §4 order, including
+    the shape weight ``w_τ``.
+    """
+    _check_last_axis(C_single, C_pair)
+    return _monomial_jit(jnp.asarray(gamma), jnp.asarray(xi), jnp.asarray(C_single), jnp.asarray(C_pair))
+
+
+def _log_abs_and_factors(C, e):
+    """For concentrations ``C (..., n)`` and exponents ``e (16, n)``: ``log|C|`` (0 where
+    ``C = 0``), and the factors ``(..., 16)`` that turn ``exp(e·log|C|)`` into ``C**e`` where some
+    ``C ≤ 0``: ``0**e`` at ``C = 0`` (with derivative in ``C`` of 1 for ``e = 1``, else 0), and
+    the sign ``(-1)**e`` (NaN unless ``e`` is an integer) at ``C < 0``. Derivatives in ``e`` are
+    taken through ``exp(e·log|C|)`` only (zero where ``C = 0``)."""
+    nonzero = C != 0
+    logC = jnp.log(jnp.where(nonzero, jnp.abs(C), 1.0))
+    e = jax.lax.stop_gradient(e)
+    Cb = C[..., None, :]
+    is_zero = Cb == 0
+    value0 = jnp.where(e == 0, 1.0, jnp.where(e > 0, 0.0, jnp.inf))
+    # d(C**e)/dC at C = 0 is 1 for e = 1 and 0 for e > 1; it is infinite for 0 < e < 1, where we
+    # return 0 instead (an infinite slope would turn every cotangent into NaN).
+    at_zero = value0 + Cb * jnp.where(is_zero & (e == 1), 1.0, 0.0)
+    integer = jnp.round(e) == e
+    sign = jnp.where(integer, jnp.where(jnp.mod(jnp.round(e), 2) == 0, 1.0, -1.0), jnp.nan)
+    factor = jnp.where(is_zero, at_zero, jnp.where(Cb < 0, sign, 1.0))
+    return logC, jnp.prod(factor, axis=-1)
+
+
+@jax.jit
+def _monomial_jit(gamma, xi, C_single, C_pair):
+    # One compiled program per input shape (instead of ~20 eager operations); inlined when
+    # called inside another jit (e.g. the mean-cluster ODE). The exponentials are taken of
+    # ``log C @ exponents`` (one per output), not per factor.
+    dtype = jnp.result_type(C_single.dtype, C_pair.dtype, gamma.dtype)
+    C_single, C_pair = C_single.astype(dtype), C_pair.astype(dtype)
+    gamma, xi = gamma.astype(dtype), xi.astype(dtype)
+    log_p, f_p = _log_abs_and_factors(C_pair, gamma)
+    log_s, f_s = _log_abs_and_factors(C_single, xi)
+    exponent = log_p @ gamma.T - log_s @ xi.T
+    return jnp.asarray(S.WEIGHTS, dtype=dtype) * jnp.exp(exponent) * f_p / f_s
+
+
+def monomial_triplets_numpy(gamma, xi, C_single, C_pair) -> np.ndarray:
+    """NumPy twin of `monomial_triplets` for checked, non-negative data (no JAX compilation)."""
+    gamma = np.asarray(gamma, dtype=np.float64)
+    xi = np.asarray(xi, dtype=np.float64)
+    C_single = np.asarray(C_single, dtype=np.float64)
+    C_pair = np.asarray(C_pair, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        num = np.prod(np.power(C_pair[..., None, :], gamma), axis=-1)
+        den = np.prod(np.power(C_single[..., None, :], xi), axis=-1)
+        return S.WEIGHTS * num / den
+
+
+def _fmt_exponent(v: float, digits: int) -> str:
+    s = f"{v:.{digits}f}".rstrip("0").rstrip(".")
+    return "0" if s in ("-0", "") else s
+
+
+def monomial_formula(label: str, gamma_row, xi_row, digits: int = 2) -> str:
+    """Human-readable ``g_τ`` of one type, e.g. ``2/5 · C_++^0.72 C_+-^0.28 / (C_+^0 C_-^0)``."""
+    t = TRIPLETS.index(label)
+
+    def factors(names, index, row):
+        out = []
+        for name in names:
+            v = float(row[index[name]])
+            if round(v, digits) == 0.0:
+                continue
+            e = _fmt_exponent(v, digits)
+            out.append(f"C_{name}" if e == "1" else f"C_{name}^{e}")
+        return out
+
+    from .._labels import PAIR_INDEX, SPECIES_INDEX
+
+    num = factors(S.pair_types(label), PAIR_INDEX, gamma_row) or ["1"]
+    den = factors(S.species_types(label), SPECIES_INDEX, xi_row)
+    text = f"{S.WEIGHT_FRACTIONS[t]} · " + " ".join(num)
+    if den:
+        text += " / " + (den[0] if len(den) == 1 else "(" + " ".join(den) + ")")
+    return text
+
+
+class AbstractMonomialClosure(AbstractClosure):
+    """A closure ``g_τ = w_τ Π_q C_q^{γ_τq} / Π_r C_r^{ξ_τr}`` given by its exponent tables.
+
+    Subclasses implement `exponents`. The call, the formula table and JSON saving are shared.
+    """
+
+    #: Name used as ``"kind"`` in saved JSON files.
+    kind: eqx.AbstractClassVar[str]
+
+    @abc.abstractmethod
+    def exponents(self) -> tuple[Float[Array, "16 3"], Float[Array, "16 2"]]:
+        """Exponent tables ``(gamma, xi)`` of shapes ``(16, 3)`` (on ``C_++, C_--, C_+-``) and
+        ``(16, 2)`` (on ``C_+, C_-``), rows in SPEC §4 order."""
+        raise NotImplementedError
+
+    def __call__(
+        self, C_single: SingletConcentrations, C_pair: PairConcentrations
+    ) -> TripletConcentrations:
+        """Triplet concentrations ``g_τ`` of all 16 types (eq. (8); Tables I, III).
+
+        **Arguments:**
+
+        - `C_single`: float array of shape ``(*batch, 2)``, ``(C_+, C_-)``; probabilities.
+        - `C_pair`: float array of shape ``(*batch, 3)``, ``(C_++, C_--, C_+-)``; probabilities
+          (``C_+-`` of one oriented bond, so ``C_++ + C_-- + 2 C_+- = 1``).
+
+        **Returns:**
+
+        Float array of shape ``(*batch, 16)`` in SPEC §4 order, including the shape weight.
+        No value checks are made here (this runs inside ODE solvers); use
+        `meanclust_jax.closures.check_concentrations` on user data.
+
+        **Raises:**
+
+        - `ValueError` at trace time if the last axes are not of size 2 and 3 or the batch
+          shapes do not broadcast.
+        """
+        gamma, xi = self.exponents()
+        return monomial_triplets(jnp.asarray(gamma), jnp.asarray(xi), C_single, C_pair)
+
+    def exponent_table(self) -> dict[str, dict[str, dict[str, float]]]:
+        """Exponents per type as nested dicts: ``{"ang:++-": {"gamma": {"++": 1.0, "+-": 1.0},
+        "xi": {"+": 1.0, "-": 0.0}}, ...}`` (the JSON layout; only the concentrations that occur
+        in the type are listed)."""
+        from .._labels import PAIR_INDEX, SPECIES_INDEX
+
+        gamma, xi = (np.asarray(a, dtype=np.float64) for a in self.exponents())
+        out = {}
+        for t, label in enumerate(TRIPLETS):
+            out[label] = {
+                "gamma": {q: float(gamma[t, PAIR_INDEX[q]]) for q in S.pair_types(label)},
+                "xi": {r: float(xi[t, SPECIES_INDEX[r]]) for r in S.species_types(label)},
+            }
+        return out
+
+    def parameter_vectors(self) -> dict[str, np.ndarray]:
+        """The paper's parameter vector ``V_τ`` per type (order of Table I; see `param_names`)."""
+        gamma, xi = (np.asarray(a, dtype=np.float64) for a in self.exponents())
+        return {label: S.to_vector(label, gamma[t], xi[t]) for t, label in enumerate(TRIPLETS)}
+
+    def formulas(self, digits: int = 2) -> dict[str, str]:
+        """``g_τ`` of each type as a readable formula (exponents rounded to ``digits``)."""
+        gamma, xi = (np.asarray(a, dtype=np.float64) for a in self.exponents())
+        return {
+            label: monomial_formula(label, gamma[t], xi[t], digits)
+            for t, label in enumerate(TRIPLETS)
+        }
+
+    def describe(self, digits: int = 2) -> str:
+        """A table of ``g_τ`` per triplet type, in the layout of the paper's Tables I and III."""
+        vectors = self.parameter_vectors()
+        rows = [("type", "g_τ", "V_τ")]
+        for label, formula in self.formulas(digits).items():
+            names = ", ".join(
+                f"{sym}={_fmt_exponent(v, digits)}"
+                for sym, v in zip(S.param_symbols(label), vectors[label], strict=True)
+            )
+            rows.append((label, formula, f"[{names}]"))
+        widths = [max(len(r[c]) for r in rows) for c in range(3)]
+        lines = [f"{type(self).__name__}"]
+        for n, r in enumerate(rows):
+            lines.append("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
+            if n == 0:
+                lines.append("  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+    def to_json_dict(self) -> dict:
+        """The JSON representation written by `save` (format of issue 3, deliverable 4)."""
+        return {
+            "kind": self.kind,
+            "regularization": None,
+            "bounds": None,
+            "exponents": self.exponent_table(),
+            "source": {},
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the closure to ``path`` as JSON, atomically (see `load_closure`).
+
+        **Raises:**
+
+        - `ValueError` if the folder of ``path`` does not exist or is not writable.
+        """
+        from ._io import save_closure
+
+        save_closure(self, path)

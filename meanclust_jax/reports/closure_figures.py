@@ -1,0 +1,187 @@
+"""Figures of the closure study (paper Figs. 8–12), drawn with matplotlib's Agg canvas.
+
+* `plot_triplets_vs_pairs`: triplet concentrations against the corresponding pair
+  concentration, data and closures (Fig. 8);
+* `plot_closure_errors`: per-type errors ``J_τ`` of several closures as grouped bars (Figs. 9, 10);
+* `plot_mean_error_vs_composition`: ``ℰ`` (eq. (30)) against composition (Figs. 11, 12).
+
+Each function writes one file (format from the suffix: ``.png``, ``.pdf``, ``.svg``) atomically
+and returns its path. No global matplotlib state is touched (no ``pyplot``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .._io import atomic_path
+from .._labels import PAIR_INDEX, TRIPLETS, pair_label, triplet_pattern, triplet_shape
+
+#: Types shown in Fig. 8 by default (one per panel).
+FIG8_TYPES: tuple[str, ...] = ("lin:+++", "ang:-+-", "tri:++-", "ang:---")
+
+_SHAPE_NAMES = {"lin": "linear", "ang": "angled", "tri": "triangle"}
+
+
+def _new_figure(figsize):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path: str | os.PathLike[str]) -> Path:
+    path = Path(path)
+    fmt = path.suffix.lstrip(".") or "png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=fmt, dpi=150)
+    return path
+
+
+def _axis_pair(label: str) -> str:
+    """The pair concentration a type is plotted against: ``C_jk`` (open), ``C_ik`` (triangle)."""
+    i, j, k = triplet_pattern(label)
+    return pair_label(i, k) if triplet_shape(label) == "tri" else pair_label(j, k)
+
+
+def plot_triplets_vs_pairs(
+    datasets: Mapping[str, object],
+    closures: Mapping[str, object],
+    path: str | os.PathLike[str],
+    *,
+    types: Sequence[str] = FIG8_TYPES,
+) -> Path:
+    """Triplet concentrations against a pair concentration: data and closures (paper Fig. 8).
+
+    **Arguments:**
+
+    - `datasets`: mapping from a legend label (e.g. ``"x = 1/3"``) to an annealing trajectory
+      (`xarray.Dataset`; replicas are averaged for display).
+    - `closures`: mapping from a legend label to an `AbstractClosure`; each is evaluated on
+      each trajectory's own pair concentrations.
+    - `path`: output file.
+    - `types`: triplet labels, one panel each.
+
+    **Returns:**
+
+    The path written.
+
+    **Raises:**
+
+    - `ValueError` for an unknown triplet label or an invalid dataset.
+    """
+    from ..closures._data import read_trajectories
+    from ..closures._errors import _predict
+
+    for t in types:
+        if t not in TRIPLETS:
+            raise ValueError(f"types: unknown triplet label {t!r}; allowed {list(TRIPLETS)}")
+    ncols = min(len(types), 2)
+    nrows = -(-len(types) // ncols)
+    fig = _new_figure((4.2 * ncols, 3.4 * nrows))
+    axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
+    markers = "os^Dv<>"
+    styles = ["-", "--", ":", "-."]
+    for p, label in enumerate(types):
+        ax = axes[p]
+        t = TRIPLETS.index(label)
+        q = _axis_pair(label)
+        for d, (dname, ds) in enumerate(datasets.items()):
+            traj = read_trajectories(ds)
+            x = traj.C_pair[..., PAIR_INDEX[q]].mean(0)
+            y = traj.C_triplet[..., t].mean(0)
+            order = np.argsort(x)
+            ax.plot(x, y, markers[d % len(markers)], ms=3, alpha=0.45, label=f"data {dname}")
+            for c, (cname, closure) in enumerate(closures.items()):
+                g = _predict(closure, traj.C_single, traj.C_pair)[..., t].mean(0)
+                ax.plot(x[order], g[order], styles[c % len(styles)], lw=1.5, label=f"{cname} {dname}")
+        ax.set_xlabel(f"$C_{{{q}}}$")
+        ax.set_ylabel(f"$C$ {label}")
+        ax.set_title(f"{_SHAPE_NAMES[triplet_shape(label)]} {triplet_pattern(label)}")
+    for ax in axes[len(types):]:
+        ax.set_visible(False)
+    axes[0].legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_closure_errors(
+    errors: Mapping[str, object],
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+) -> Path:
+    """Per-type closure errors ``J_τ`` (eq. (15)) as grouped bars, log scale (Figs. 9, 10).
+
+    **Arguments:**
+
+    - `errors`: mapping from a closure label to 16 values of ``J_τ`` (SPEC §4 order), e.g. the
+      `xarray.DataArray` of `closure_errors`.
+    - `path`: output file.
+    - `title`: optional title.
+
+    **Returns:**
+
+    The path written.
+    """
+    fig = _new_figure((10, 3.8))
+    ax = fig.subplots()
+    n = len(errors)
+    width = 0.8 / max(n, 1)
+    xs = np.arange(len(TRIPLETS))
+    for k, (name, values) in enumerate(errors.items()):
+        v = np.asarray(values, dtype=float)
+        if v.shape != (len(TRIPLETS),):
+            raise ValueError(f"errors[{name!r}] must hold 16 values; got shape {v.shape}")
+        v = np.where(v > 0, v, np.nan)
+        ax.bar(xs + (k - (n - 1) / 2) * width, v, width, label=name)
+    ax.set_yscale("log")
+    ax.set_xticks(xs, list(TRIPLETS), rotation=60, fontsize=8)
+    ax.set_ylabel(r"$J_\tau$ (eq. 15)")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_mean_error_vs_composition(
+    study,
+    path: str | os.PathLike[str],
+    *,
+    closures: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Path:
+    """Mean closure error ``ℰ`` (eq. (30)) against composition (Figs. 11, 12).
+
+    **Arguments:**
+
+    - `study`: the `xarray.Dataset` of `cross_stoichiometry_study` (``mean_error(closure,
+      composition)``).
+    - `path`: output file.
+    - `closures`: which closures to draw (default all).
+    - `title`: optional title.
+
+    **Returns:**
+
+    The path written.
+    """
+    names = list(study["closure"].values) if closures is None else list(closures)
+    fig = _new_figure((6, 4))
+    ax = fig.subplots()
+    x = study["composition"].values
+    for name in names:
+        e = study["mean_error"].sel(closure=name).values
+        imp = float(study["improvement_over_pa"].sel(closure=name))
+        lab = name if name == "PA" else f"{name} ({imp:+.1f}% vs PA)"
+        ax.plot(x, e, "o-", label=lab)
+    ax.set_yscale("log")
+    ax.set_xlabel("composition $x$ (Li$_x$Mn$_{1-x}$)")
+    ax.set_ylabel(r"$\mathcal{E}$ (eq. 30)")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
