@@ -31,3 +31,19 @@ from .energy import (  # noqa: E402
 )
 from .engine import anneal as anneal  # noqa: E402
 from .lattice import TriangularLattice as TriangularLattice  # noqa: E402
+from .closures import (  # noqa: E402
+    AbstractClosure as AbstractClosure,
+    OptimalApproximation as OptimalApproximation,
+    PairApproximation as PairApproximation,
+    SparseApproximation as SparseApproximation,
+    closure_errors as closure_errors,
+    fit_optimal_closure as fit_optimal_closure,
+    load_closure as load_closure,
+    mean_closure_error as mean_closure_error,
+)
+from .ode import (  # noqa: E402
+    equilibrium_constants as equilibrium_constants,
+    fit_sparse as fit_sparse,
+    solve_pairs as solve_pairs,
+    sparse_solution as sparse_solution,
+)
