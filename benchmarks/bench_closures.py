@@ -153,7 +153,7 @@ def main() -> int:
             "equinox": equinox.__version__, "optax": optax.__version__,
             "numpy": np.__version__, "xarray": xarray.__version__,
         },
-        "settings": {"num_starts": 6, "adam_steps": 400, "polish_steps": 25, "polish_starts": 2},
+        "settings": {"num_starts": 6, "adam_steps": 200, "polish_steps": 25, "polish_starts": 2},
         "calibration": rows,
         "closure_evaluation": evals,
     }

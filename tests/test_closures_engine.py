@@ -45,7 +45,7 @@ def anneals():
         jax.random.key(2024), TriangularLattice(24, 24), schedule=schedules.from_steps(STEPS),
         composition=xs, replicas=len(xs), moves="global", record_every=2, progress=False,
     )
-    return {x: ds.isel(replica=[r]).assign_attrs(composition=x) for r, x in enumerate(xs)}
+    return {x: ds.isel(replica=[r]) for r, x in enumerate(xs)}
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +107,19 @@ def test_sparse_beats_pair_averaged_over_ten_compositions(anneals):
     pa = np.mean([mean_closure_error(PairApproximation(), ds) for ds in anneals.values()])
     sa = np.mean([mean_closure_error(SparseApproximation(), ds) for ds in anneals.values()])
     assert sa < pa
+
+
+def test_projected_gradient_agrees_with_slsqp_at_x_one_half_soft(anneals):
+    """The degenerate case: at x = 1/2, C_+ = C_-, so the two ξ of a type multiply the same
+    constant and the problem has a flat direction (with ξ unbounded under "soft")."""
+    _, report = fit_optimal_closure(anneals[0.5], "soft")
+    ref = slsqp_objectives(anneals[0.5], REGULARIZATIONS["soft"], num_random=4)
+    np.testing.assert_allclose(report["objective"].values, ref, rtol=1e-6)
+    assert bool(report["converged"].all())
+
+
+def test_composition_is_read_per_replica(anneals):
+    from meanclust_jax.closures._data import read_trajectories
+
+    for x, ds in anneals.items():
+        assert read_trajectories(ds).composition == pytest.approx(x)

@@ -214,6 +214,11 @@ def _qp_step(z, g, H, sign, lower, upper, candidates):
         )
         rhs_eq = jnp.where(any_free, 1.0 - jnp.dot(sign, z), 0.0)
         d = _solve_small(M, jnp.concatenate([rhs_top, rhs_eq[None]]))[:5]
+        # The KKT matrix can be nearly singular (e.g. at x = 1/2 the two ξ of a type multiply
+        # the same log concentration), which costs the solve digits in the equality
+        # constraint: restore it exactly on the free coordinates.
+        n_free = jnp.maximum(jnp.sum(free), 1)
+        d = d + a_col * (rhs_eq - jnp.dot(sign, d)) / n_free
         zn = z + d
         tol = 1e-10 * (1.0 + jnp.abs(zn))
         ok = jnp.all(jnp.isfinite(d))
@@ -304,7 +309,7 @@ def fit_optimal_closure(
     *,
     bounds: Mapping[str, float] | tuple[float, float, float] | None = None,
     num_starts: int = 6,
-    adam_steps: int = 400,
+    adam_steps: int = 200,
     polish_steps: int = 25,
     polish_starts: int = 2,
     learning_rate: float = 0.05,
@@ -329,7 +334,8 @@ def fit_optimal_closure(
     - `num_starts`: number of starts per type: the pair approximation's exponents, the sparse
       approximation's, then random feasible points (all projected onto the feasible set).
     - `adam_steps`, `learning_rate`: projected Adam phase (cosine-decayed step size).
-    - `polish_steps`: projected Gauss–Newton-preconditioned steps from the best start.
+    - `polish_steps`, `polish_starts`: scaled projected-gradient (projected Gauss–Newton)
+      steps, from each of the `polish_starts` best Adam results (see the module docstring).
     - `seed`: seed of the NumPy generator of the random starts.
     - `kkt_tol`: a type is reported ``converged`` if its KKT residual is below this.
 

@@ -83,7 +83,7 @@ class Trajectories:
     - `C_single`: ``(R, n, 2)``; `C_pair`: ``(R, n, 3)``; `C_triplet`: ``(R, n, 16)`` or ``None``.
     - `weights`: ``(n,)`` trapezoid weights of ``(1/T) ∫ dt``.
     - `batch_dims`, `batch_shape`, `batch_coords`: the dimensions flattened into ``R``.
-    - `composition`: ``attrs["composition"]`` if present, else the mean ``C_-``.
+    - `composition`: the nominal composition ``x`` (see `_composition`).
     - `attrs`: the dataset's attributes.
     """
 
@@ -167,11 +167,7 @@ def read_trajectories(dataset, *, need_triplets: bool = True) -> Trajectories:
             f"dataset[{name!r}]", da.values, last=len(labels), positive=(name == "C_single")
         ).reshape(R, times.shape[0], len(labels))
     attrs = dict(dataset.attrs)
-    comp = attrs.get("composition", None)
-    try:
-        composition = float(np.mean(comp)) if comp is not None else float(np.mean(arrays["C_single"][..., 1]))
-    except (TypeError, ValueError):
-        composition = float(np.mean(arrays["C_single"][..., 1]))
+    composition = _composition(dataset, arrays["C_single"])
     return Trajectories(
         times=times,
         C_single=arrays["C_single"],
@@ -184,3 +180,20 @@ def read_trajectories(dataset, *, need_triplets: bool = True) -> Trajectories:
         composition=composition,
         attrs=attrs,
     )
+
+
+def _composition(dataset, C_single: np.ndarray) -> float:
+    """Nominal composition: the mean of a ``composition`` data variable (the engine stores one
+    per replica), else a scalar ``attrs["composition"]``, else the mean recorded ``C_-``."""
+    if "composition" in dataset.data_vars:
+        try:
+            return float(np.mean(np.asarray(dataset["composition"].values, dtype=float)))
+        except (TypeError, ValueError):
+            pass
+    comp = dataset.attrs.get("composition", None)
+    if comp is not None and np.ndim(comp) == 0:
+        try:
+            return float(comp)
+        except (TypeError, ValueError):
+            pass
+    return float(np.mean(C_single[..., 1]))
