@@ -47,3 +47,15 @@ from .ode import (  # noqa: E402
     solve_pairs as solve_pairs,
     sparse_solution as sparse_solution,
 )
+from .inference import (  # noqa: E402
+    DelayedRejectionMH as DelayedRejectionMH,
+    RateProblem as RateProblem,
+    infer_rates as infer_rates,
+    infer_sparse as infer_sparse,
+    load_posterior as load_posterior,
+    make_problem as make_problem,
+    multistart as multistart,
+    posterior_summary as posterior_summary,
+    sample_posterior as sample_posterior,
+    save_posterior as save_posterior,
+)

@@ -303,6 +303,9 @@ def solve_pairs(
     ts = jnp.asarray(ts, dtype=jnp.float64)
     y0 = jnp.asarray(C_pair0, dtype=jnp.float64)
     C_single = jnp.asarray(C_single, dtype=jnp.float64)
+    if t0 is not None and _is_concrete(t0) and _is_concrete(ts):
+        if not float(t0) <= float(np.asarray(ts)[0]):
+            raise ValueError(f"t0 must not exceed ts[0] = {float(np.asarray(ts)[0])}, got {float(t0)}")
     t0 = ts[0] if t0 is None else jnp.asarray(t0, dtype=jnp.float64)
     t1 = ts[-1]
     if dt0 is None:

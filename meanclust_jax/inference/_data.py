@@ -1,0 +1,122 @@
+"""Observed pair trajectories, the data ``Ĉ(t)`` of the inverse problem (paper Section V)."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from ..ode import check_times
+
+
+class PairData(eqx.Module):
+    """An observed trajectory of pair concentrations on a time grid.
+
+    **Fields:**
+
+    - `times`: shape ``(times,)``, float64, strictly increasing, in *model* time units (the
+      recorded sweeps multiplied by the ``time_scale`` of `PairData.from_dataset`). Rates
+      inferred from these data are in units of one over this unit.
+    - `C_single`: ``(C_+, C_-)``, shape ``(2,)``, float64 (constant in time).
+    - `C_pair`: ``(C_++, C_--, C_+-)``, shape ``(times, 3)``, float64.
+
+    **Raises:**
+
+    - `ValueError` (at construction) if the time grid is not 1-D, strictly increasing and
+      finite with at least two points, if ``C_pair`` is not on the same grid (mismatched
+      lengths), or if any concentration is non-finite.
+    """
+
+    times: Float[Array, " times"]
+    C_single: Float[Array, " 2"]
+    C_pair: Float[Array, "times 3"]
+
+    def __init__(self, times, C_single, C_pair):  # noqa: ANN001
+        check_times(times, "times")
+        n = np.shape(times)[0]
+        if np.shape(C_pair) != (n, 3):
+            raise ValueError(
+                f"C_pair must have shape (len(times), 3) = ({n}, 3): the pair data and the time "
+                f"grid are mismatched, got C_pair shape {np.shape(C_pair)}"
+            )
+        if np.shape(C_single) != (2,):
+            raise ValueError(f"C_single must have shape (2,) = (C_+, C_-), got {np.shape(C_single)}")
+        for name, value in (("C_pair", C_pair), ("C_single", C_single)):
+            if isinstance(value, jax.core.Tracer):
+                continue
+            arr = np.asarray(value, dtype=np.float64)
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"{name} must be finite concentrations in [0, 1]")
+        self.times = jnp.asarray(times, dtype=jnp.float64)
+        self.C_single = jnp.asarray(C_single, dtype=jnp.float64)
+        self.C_pair = jnp.asarray(C_pair, dtype=jnp.float64)
+
+    @property
+    def num_times(self) -> int:
+        """Number of data times."""
+        return int(self.times.shape[0])
+
+    @classmethod
+    def from_dataset(
+        cls,
+        ds,  # noqa: ANN001 - xarray.Dataset
+        *,
+        time_scale: float = 1.0,
+        replica: int | str = "mean",
+        t_start: float | None = None,
+        t_stop: float | None = None,
+    ) -> "PairData":
+        """Build `PairData` from an annealing trajectory (an `xarray.Dataset`).
+
+        The dataset has a coordinate ``time`` (sweeps) and variables ``C_single(time, species)``
+        and ``C_pair(time, pair)`` (pair order ``++, --, +-``), optionally with a leading
+        ``replica`` dimension. Other variables (``C_triplet``, ``temperature``) are ignored.
+
+        **Arguments:**
+
+        - `ds`: the dataset.
+        - `time_scale`: model time = ``time_scale × sweeps`` (``> 0``). With the default 1 the
+          rates are per sweep; e.g. ``1 / total_sweeps`` maps the run onto ``[0, 1]``.
+        - `replica`: ``"mean"`` averages the concentrations over the ``replica`` dimension
+          (the replicas are independent realisations of the same process, so their mean is the
+          best estimate of the lattice-average trajectory); an integer selects one replica.
+        - `t_start`, `t_stop`: optional window in sweeps (inclusive).
+
+        **Returns:**
+
+        A `PairData` with ``C_single`` averaged over time.
+
+        **Raises:**
+
+        - `ValueError` for missing variables, an invalid ``replica`` or ``time_scale``, or a
+          window with fewer than two times.
+        """
+        for var in ("C_single", "C_pair"):
+            if var not in ds:
+                raise ValueError(f"ds must contain the variable {var!r} (an annealing trajectory)")
+        if "time" not in ds.coords and "time" not in ds.dims:
+            raise ValueError("ds must have a 'time' coordinate (sweeps)")
+        if not (np.isfinite(time_scale) and time_scale > 0):
+            raise ValueError(f"time_scale must be a finite number > 0, got {time_scale}")
+        ds = ds[["C_single", "C_pair"]]
+        if "replica" in ds.dims:
+            if replica == "mean":
+                ds = ds.mean("replica")
+            elif isinstance(replica, (int, np.integer)) and 0 <= replica < ds.sizes["replica"]:
+                ds = ds.isel(replica=int(replica))
+            else:
+                raise ValueError(
+                    f"replica must be 'mean' or an integer in [0, {ds.sizes['replica'] - 1}], "
+                    f"got {replica!r}"
+                )
+        if t_start is not None or t_stop is not None:
+            ds = ds.sel(time=slice(t_start, t_stop))
+        C_pair = ds["C_pair"].transpose("time", ...).values
+        C_single = ds["C_single"].transpose("time", ...).values
+        times = np.asarray(ds["time"].values, dtype=np.float64) * float(time_scale)
+        return cls(times=times, C_single=np.mean(C_single, axis=0), C_pair=C_pair)
+
+
+__all__ = ["PairData"]

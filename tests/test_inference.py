@@ -1,0 +1,192 @@
+"""The loss F(K) of eq. (17), its gradients, the data container and the multistart estimate."""
+
+from __future__ import annotations
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import xarray as xr
+
+from meanclust_jax.closures import OptimalApproximation, PairApproximation, SparseApproximation
+from meanclust_jax.inference import PairData, make_problem, multistart
+from meanclust_jax.ode import (
+    closure_equilibrium_constants,
+    equilibrium_constants,
+    solve_pairs,
+    trapezoid_misfit,
+)
+
+C_SINGLE = jnp.array([2 / 3, 1 / 3])
+C_PAIR0 = jnp.array([4 / 9, 1 / 9, 2 / 9])
+TS = jnp.linspace(0.0, 3.0, 31)
+K_TRUE = jnp.array([0.3, 0.2, 0.5, 0.4, 0.1, 0.2, 0.6, 0.3])
+
+
+def _oa(key) -> OptimalApproximation:  # noqa: ANN001
+    gamma, xi = PairApproximation().exponents()
+    k1, k2 = jax.random.split(key)
+    return OptimalApproximation(
+        np.asarray(gamma) * (1 + 0.1 * np.asarray(jax.random.uniform(k1, gamma.shape, minval=-1))),
+        np.asarray(xi) * (1 + 0.1 * np.asarray(jax.random.uniform(k2, xi.shape, minval=-1))),
+    )
+
+
+def _data(closure, K=K_TRUE, noise=0.0, key=None) -> PairData:  # noqa: ANN001
+    traj = solve_pairs(K, closure, C_SINGLE, C_PAIR0, TS, solver=diffrax.Tsit5(), rtol=1e-10,
+                       atol=1e-12)
+    C = traj.C_pair
+    if noise:
+        C = C + noise * jax.random.normal(key, C.shape)
+    return PairData(TS, C_SINGLE, C)
+
+
+@pytest.mark.parametrize("closure_name", ["pa", "oa", "sa"])
+def test_grad_matches_central_differences(closure_name, getkey):  # noqa: ANN001
+    closure = {"pa": PairApproximation(), "sa": SparseApproximation()}.get(closure_name)
+    if closure is None:
+        closure = _oa(getkey())
+    data = _data(PairApproximation(), noise=2e-3, key=getkey())
+    problem = make_problem(data, closure, weight_a=0.3, solver=diffrax.Tsit5(), rtol=1e-11,
+                           atol=1e-13)
+    K = jax.random.uniform(getkey(), (8,), minval=0.1, maxval=1.0, dtype=jnp.float64)
+    h = 1e-5
+
+    @jax.jit
+    def grad_and_fd(K):  # noqa: ANN001, ANN202
+        g = jax.grad(problem.loss)(K)
+        eye = jnp.eye(8)
+        fd = jax.vmap(lambda e: (problem.loss(K + h * e) - problem.loss(K - h * e)) / (2 * h))(eye)
+        return g, fd
+
+    g, fd = grad_and_fd(K)
+    assert np.all(np.isfinite(g))
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-8 * float(jnp.max(jnp.abs(fd))))
+    if closure_name == "pa":
+        # Forward mode (diffrax.ForwardMode + jax.jacfwd, used by NUTS and multistart) agrees.
+        fwd = jax.jit(jax.jacfwd(problem.forward_mode().loss))(K)
+        np.testing.assert_allclose(fwd, g, rtol=1e-8, atol=1e-12 * float(jnp.max(jnp.abs(g))))
+
+
+def test_grad_in_closure_exponents_matches_central_differences(getkey):  # noqa: ANN001
+    oa = _oa(getkey())
+    data = _data(PairApproximation(), noise=2e-3, key=getkey())
+    problem = make_problem(data, oa, weight_a=0.3, solver=diffrax.Tsit5(), rtol=1e-11, atol=1e-13)
+    K = jax.random.uniform(getkey(), (8,), minval=0.1, maxval=1.0, dtype=jnp.float64)
+    entries = (jnp.array([6, 10, 8]), jnp.array([0, 2, 2]))  # ang:+++ γ_++, ang:+-+ γ_+-, ang:++- γ_+-
+    h = 1e-6
+
+    def loss_of(gamma):  # noqa: ANN001, ANN202
+        return eqx.tree_at(lambda p: p.closure.gamma, problem, gamma).loss(K)
+
+    @jax.jit
+    def grad_and_fd(gamma):  # noqa: ANN001, ANN202
+        g = jax.grad(loss_of)(gamma)[entries]
+        basis = jnp.zeros((3,) + gamma.shape).at[jnp.arange(3), entries[0], entries[1]].set(h)
+        fd = jax.vmap(lambda d: (loss_of(gamma + d) - loss_of(gamma - d)) / (2 * h))(basis)
+        return g, fd
+
+    g, fd = grad_and_fd(problem.closure.gamma)
+    np.testing.assert_allclose(g, fd, rtol=1e-5)
+
+
+def test_loss_is_eq_17(getkey):  # noqa: ANN001
+    closure = PairApproximation()
+    data = _data(closure, noise=1e-3, key=getkey())
+    K = K_TRUE * 1.3
+
+    @jax.jit
+    def parts(K):  # noqa: ANN001, ANN202
+        problem = make_problem(data, closure, weight_a=0.7, solver=diffrax.Tsit5())
+        traj = solve_pairs(K, closure, C_SINGLE, data.C_pair[0], TS, solver=diffrax.Tsit5())
+        return problem.loss(K), problem.loss_terms(K), traj.C_pair
+
+    loss, (misfit_term, eq_term), C_model = parts(K)
+    misfit = trapezoid_misfit(TS, C_model, data.C_pair)
+    Q_hat = closure_equilibrium_constants(closure, C_SINGLE, data.C_pair[-1])
+    expected_eq = 0.7 * jnp.sum((equilibrium_constants(K) - Q_hat) ** 2)
+    np.testing.assert_allclose(loss, misfit + expected_eq, rtol=1e-12)
+    np.testing.assert_allclose(misfit_term, misfit, rtol=1e-12)
+    np.testing.assert_allclose(eq_term, expected_eq, rtol=1e-12)
+    # The trapezoid rule against NumPy's.
+    err = np.sum((np.asarray(C_model) - np.asarray(data.C_pair)) ** 2, axis=1)
+    np.testing.assert_allclose(misfit, 0.5 * np.trapezoid(err, np.asarray(TS)), rtol=1e-12)
+
+
+def test_failure_gives_inf_not_nan():
+    closure = PairApproximation()
+    data = _data(closure)
+    problem = make_problem(data, closure, solver=diffrax.Tsit5(), max_steps=3)
+    value_and_grad = jax.jit(jax.value_and_grad(lambda K: problem.loss(K)))
+    value, grad = value_and_grad(K_TRUE)  # max_steps reached
+    assert np.isposinf(float(value))
+    assert not np.any(np.isnan(grad))
+    # Invalid rates inside jit (no exception possible there) also give +inf, not NaN.
+    for K in (K_TRUE.at[2].set(-0.1), K_TRUE.at[2].set(0.0), K_TRUE.at[2].set(jnp.nan)):
+        value, grad = value_and_grad(K)
+        assert np.isposinf(float(value)) and not np.any(np.isnan(grad))
+
+
+def test_bad_input_raises():
+    closure = PairApproximation()
+    data = _data(closure)
+    problem = make_problem(data, closure)
+    with pytest.raises(ValueError, match=r"K must be non-negative rates in \[0, inf\)"):
+        problem.loss(K_TRUE.at[0].set(-1.0))
+    with pytest.raises(ValueError, match="K must be finite"):
+        problem.loss(K_TRUE.at[0].set(jnp.nan))
+    with pytest.raises(ValueError, match="mismatched"):
+        PairData(TS, C_SINGLE, data.C_pair[:-1])
+    with pytest.raises(ValueError, match="times must be strictly increasing"):
+        PairData(TS[::-1], C_SINGLE, data.C_pair)
+    with pytest.raises(ValueError, match="C_pair must be finite"):
+        PairData(TS, C_SINGLE, data.C_pair.at[3, 1].set(jnp.inf))
+    with pytest.raises(ValueError, match=r"weight_a must be a finite scalar in \[0, inf\)"):
+        make_problem(data, closure, weight_a=-1.0)
+    with pytest.raises(ValueError, match="num_starts must be >= 1"):
+        multistart(problem, jax.random.key(0), num_starts=0)
+
+
+def test_pair_data_from_dataset_averages_replicas():
+    rng = np.random.default_rng(0)
+    n_rep, n_t = 3, len(TS)
+    base = np.asarray(_data(PairApproximation()).C_pair)
+    C_pair = base[None] + 1e-3 * rng.standard_normal((n_rep, n_t, 3))
+    C_single = np.broadcast_to(np.asarray(C_SINGLE), (n_rep, n_t, 2))
+    ds = xr.Dataset(
+        {
+            "C_single": (("replica", "time", "species"), C_single),
+            "C_pair": (("replica", "time", "pair"), C_pair),
+            "temperature": (("time",), np.ones(n_t)),
+        },
+        coords={"time": np.asarray(TS) * 100, "species": ["+", "-"], "pair": ["++", "--", "+-"]},
+    )
+    data = PairData.from_dataset(ds, time_scale=0.01)
+    np.testing.assert_allclose(data.times, TS, rtol=1e-12)
+    np.testing.assert_allclose(data.C_pair, C_pair.mean(0), rtol=1e-12)
+    one = PairData.from_dataset(ds, replica=1)
+    np.testing.assert_allclose(one.C_pair, C_pair[1])
+    np.testing.assert_allclose(one.times, np.asarray(TS) * 100)
+    with pytest.raises(ValueError, match=r"replica must be 'mean' or an integer in \[0, 2\]"):
+        PairData.from_dataset(ds, replica=5)
+    with pytest.raises(ValueError, match="time_scale must be a finite number > 0"):
+        PairData.from_dataset(ds, time_scale=0.0)
+
+
+def test_multistart_finds_low_loss_and_is_deterministic():
+    closure = PairApproximation()
+    data = _data(closure)
+    problem = make_problem(data, closure, weight_a=0.0, solver=diffrax.Tsit5())
+    key = jax.random.key(3)
+    res = multistart(problem, key, num_starts=4, num_steps=60)
+    loss = jax.jit(jax.vmap(lambda K: problem.loss(K)))
+    start_losses = loss(res.starts)
+    assert np.all(np.asarray(res.losses) <= np.asarray(start_losses) + 1e-15)
+    assert float(res.best_loss) <= float(jnp.min(res.losses)) * (1 + 1e-6) + 1e-15
+    assert float(res.best_loss) < 0.1 * float(jnp.median(start_losses))
+    assert res.best.shape == (8,) and np.all(np.asarray(res.best) > 0)
+    assert res.spread.shape == (8,)
+    again = multistart(problem, key, num_starts=4, num_steps=60)
+    np.testing.assert_array_equal(np.asarray(again.minima), np.asarray(res.minima))
