@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 
 import jax
-import numpy as np
 
 from ..energy import ChargeNeutralityHamiltonian, TriangleBondHamiltonian
 from ..lattice import TriangularLattice
 from ..schedules import Schedule
 from ._checkerboard import Engine as Engine, make_parallel_engine as make_parallel_engine
 from ._driver import ENGINES as ENGINES, random_configuration as random_configuration
-from ._driver import replica_key_batch, run_anneal
+from ._driver import run_anneal
 from ._sequential import make_sequential_engine as make_sequential_engine
 
 
@@ -87,12 +86,9 @@ def anneal(
         checkpoint=checkpoint, records_per_chunk=records_per_chunk, sharding=sharding,
         callback=callback,
     )
-    B = result.counts.shape[0]
-    schedules = list(schedule) if isinstance(schedule, (list, tuple)) else [schedule] * B
-    comps = list(composition) if isinstance(composition, (list, tuple, np.ndarray)) else [composition] * B
     return to_dataset(
-        result, lattice, hamiltonian, schedules, comps, moves, engine,
-        jax.random.key_data(replica_key_batch(key, B)), lattice.stride(moves),
+        result, lattice, hamiltonian, result.schedules, result.compositions, moves, engine,
+        result.key_data, lattice.stride(moves),
     )
 
 

@@ -20,8 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..concentrations import N_COUNTS, cluster_counts
-from ..energy import ChargeNeutralityHamiltonian, TriangleBondHamiltonian
+from ..concentrations import cluster_counts
+from ..energy import TriangleBondHamiltonian
 from ..lattice import TriangularLattice, check_moves
 from ..schedules import Schedule
 from ._checkerboard import make_parallel_engine
@@ -37,7 +37,8 @@ class AnnealResult:
     Arrays have a leading replica axis ``B``: ``counts (B, n_records + 1, 32)`` int64,
     ``n_changed (B, n_records)`` int64, ``temperature (B, n_records + 1)`` float64,
     ``time (n_records + 1,)`` sweeps, ``final (B, rows, cols)`` int8, ``snapshots`` list of
-    ``(time, (B, rows, cols) int8)``.
+    ``(time, (B, rows, cols) int8)``, and the per-replica ``schedules``, ``compositions`` and
+    ``key_data`` (``(B, ...)`` raw key data) the run used.
     """
 
     counts: np.ndarray
@@ -47,6 +48,9 @@ class AnnealResult:
     sweeps_per_record: np.ndarray
     final: np.ndarray
     snapshots: list[tuple[int, np.ndarray]]
+    schedules: list[Schedule]
+    compositions: list[float]
+    key_data: np.ndarray
 
 
 def as_key(key: jax.Array | int) -> jax.Array:
@@ -285,4 +289,6 @@ def run_anneal(
     return AnnealResult(
         counts=counts, n_changed=n_changed, temperature=temperature, time=time,
         sweeps_per_record=per_record, final=np.asarray(sigma), snapshots=snaps,
+        schedules=schedules, compositions=[float(x) for x in comps],
+        key_data=np.asarray(jax.random.key_data(replica_keys)),
     )

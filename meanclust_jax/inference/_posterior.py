@@ -371,21 +371,22 @@ def infer_rates(
     extra = {"closure": type(problem.closure).__name__, "weight_a": float(problem.weight_a),
              "Y1": init.tolist(), "F_Y1": float(_loss(problem, init))}
     extra.update(dict(attrs or {}))
-    out = {}
-    for s, k in zip(samplers, jax.random.split(k_sample, len(samplers)), strict=True):
-        out[s] = sample_posterior(
-            pm,
-            k,
-            sampler=s,
-            num_samples=num_samples,
-            num_chains=num_chains,
-            num_warmup=num_warmup,
-            init=init,
-            chain_method=chain_method,
-            progress_bar=progress_bar,
-            attrs=extra,
+    keys = jax.random.split(k_sample, len(samplers))
+    return _sample_each(pm, keys, samplers, init, extra, num_samples, num_chains, num_warmup,
+                        chain_method, progress_bar), ms
+
+
+def _sample_each(pm, keys, samplers, init, attrs, num_samples, num_chains, num_warmup,  # noqa: ANN001, ANN202, PLR0913
+                 chain_method, progress_bar):
+    """Run `sample_posterior` once per sampler, the i-th with ``keys[i]``."""
+    return {
+        s: sample_posterior(
+            pm, k, sampler=s, num_samples=num_samples, num_chains=num_chains,
+            num_warmup=num_warmup, init=init, chain_method=chain_method,
+            progress_bar=progress_bar, attrs=attrs,
         )
-    return out, ms
+        for s, k in zip(samplers, keys, strict=False)
+    }
 
 
 def infer_sparse(
@@ -430,21 +431,9 @@ def infer_sparse(
     extra = {"closure": "SparseApproximation", "alpha_fit": alpha.tolist(),
              "F_fit": float(fit.loss)}
     extra.update(dict(attrs or {}))
-    out = {}
-    for s, k in zip(samplers, jax.random.split(key, max(len(samplers), 1)), strict=False):
-        out[s] = sample_posterior(
-            pm,
-            k,
-            sampler=s,
-            num_samples=num_samples,
-            num_chains=num_chains,
-            num_warmup=num_warmup,
-            init=alpha,
-            chain_method=chain_method,
-            progress_bar=progress_bar,
-            attrs=extra,
-        )
-    return out, fit
+    keys = jax.random.split(key, max(len(samplers), 1))
+    return _sample_each(pm, keys, samplers, alpha, extra, num_samples, num_chains, num_warmup,
+                        chain_method, progress_bar), fit
 
 
 __all__ = [
