@@ -66,8 +66,19 @@ def anneal(
       and a run started with the same arguments and key resumes from it, giving exactly the
       dataset of an uninterrupted run.
     - `records_per_chunk`: records per compiled call (progress/checkpoint granularity).
-    - `sharding`: optional `jax.sharding.Sharding` over the replica axis (e.g. a
-      ``NamedSharding(mesh, P("replica"))``) to spread replicas across devices.
+    - `sharding`: optional `jax.sharding.Sharding` over the replica axis (e.g.
+      ``NamedSharding(Mesh(jax.devices(), ("replica",)), PartitionSpec("replica"))``) to
+      spread replicas across devices; ``replicas`` must be a multiple of the number of
+      devices. Replicas are independent, so this needs no communication during a run, and the
+      dataset is bit-identical to the unsharded run (``tests/test_sharding.py``). A single
+      lattice is deliberately *not* split into strips across devices: one 16384² lattice is
+      268 MB of int8 state (about 3 GB with the sweep's temporaries, see
+      ``benchmarks/README.md``), which fits one GPU; the science wants many replicas and
+      compositions, which this replica sharding already spreads perfectly; and a strip
+      decomposition would need a halo exchange (a round of collective permutes) after every
+      one of the 9–16 phases of each local sweep, while a global-swap phase pairs sites at a
+      random displacement anywhere on the lattice, so it would move a whole sublattice
+      between devices every phase.
 
     **Returns:** an `xarray.Dataset` laid out as in `meanclust_jax.dataset`.
 
