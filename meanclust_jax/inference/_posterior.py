@@ -328,6 +328,7 @@ def infer_rates(
     chain_method: str = "sequential",
     progress_bar: bool = False,
     attrs: Mapping[str, object] | None = None,
+    sampler_kwargs: Mapping[str, Mapping[str, object]] | None = None,
 ) -> tuple[dict[str, object], MultistartResult | None]:
     """Paper Section V end to end: ``Y1`` by multistart, then the posterior with each sampler.
 
@@ -343,6 +344,8 @@ def infer_rates(
     - `lower`: prior lower bound(s) (default 0).
     - `beta`: inverse temperature of ``exp(−β F)``.
     - `attrs`: extra attributes stored on each posterior.
+    - `sampler_kwargs`: per-sampler extra arguments of `sample_posterior`, e.g.
+      ``{"nuts": {"max_tree_depth": 6}, "drmh": {"thinning": 10}}``.
 
     **Returns:**
 
@@ -373,17 +376,21 @@ def infer_rates(
     extra.update(dict(attrs or {}))
     keys = jax.random.split(k_sample, len(samplers))
     return _sample_each(pm, keys, samplers, init, extra, num_samples, num_chains, num_warmup,
-                        chain_method, progress_bar), ms
+                        chain_method, progress_bar, sampler_kwargs), ms
 
 
 def _sample_each(pm, keys, samplers, init, attrs, num_samples, num_chains, num_warmup,  # noqa: ANN001, ANN202, PLR0913
-                 chain_method, progress_bar):
+                 chain_method, progress_bar, sampler_kwargs):
     """Run `sample_posterior` once per sampler, the i-th with ``keys[i]``."""
+    extra = dict(sampler_kwargs or {})
+    unknown = set(extra) - set(SAMPLERS)
+    if unknown:
+        raise ValueError(f"sampler_kwargs has keys {sorted(unknown)}; allowed {SAMPLERS}")
     return {
         s: sample_posterior(
             pm, k, sampler=s, num_samples=num_samples, num_chains=num_chains,
             num_warmup=num_warmup, init=init, chain_method=chain_method,
-            progress_bar=progress_bar, attrs=attrs,
+            progress_bar=progress_bar, attrs=attrs, **dict(extra.get(s, {})),
         )
         for s, k in zip(samplers, keys, strict=False)
     }
@@ -402,6 +409,7 @@ def infer_sparse(
     chain_method: str = "sequential",
     progress_bar: bool = False,
     attrs: Mapping[str, object] | None = None,
+    sampler_kwargs: Mapping[str, Mapping[str, object]] | None = None,
 ):  # noqa: ANN201
     """SA closure: the direct fit of ``(α1, α2)`` (eq. 28) and, optionally, its posterior.
 
@@ -412,7 +420,7 @@ def infer_sparse(
     - `samplers`: any of ``("nuts", "drmh")`` (may be empty: fit only).
     - `bound`: the prior box is ``[−bound, bound]²``; default
       ``max(10 max|α*|, 10 / span)``.
-    - Others as `infer_rates`.
+    - Others (including `sampler_kwargs`) as `infer_rates`.
 
     **Returns:**
 
@@ -433,7 +441,7 @@ def infer_sparse(
     extra.update(dict(attrs or {}))
     keys = jax.random.split(key, max(len(samplers), 1))
     return _sample_each(pm, keys, samplers, alpha, extra, num_samples, num_chains, num_warmup,
-                        chain_method, progress_bar), fit
+                        chain_method, progress_bar, sampler_kwargs), fit
 
 
 __all__ = [

@@ -1,0 +1,98 @@
+"""Settings of the end-to-end study (`meanclust reproduce`): one frozen dataclass, two presets."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from ..closures._study import PAPER_COMPOSITIONS
+from ..lattice import TriangularLattice
+
+#: Smallest lattice side the study accepts (smaller lattices have too few triplets of each type).
+MIN_SIZE = 12
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyConfig:
+    """Every setting of the study; stored in ``DIR/study.json`` and checked on resume.
+
+    Annealing (paper Section III): ``size × size`` periodic lattices, the paper's stepwise
+    cooling (`meanclust_jax.schedules.paper`) with ``sweeps_per_step`` sweeps per temperature,
+    ``replicas`` independent lattices per composition, all ten compositions of SPEC §1 in one
+    compiled call. Closures (Section VI.A–C): OA calibrated at ``x = 1/3`` and ``1/2`` with hard
+    and soft regularisation (``closure_starts`` starts per type). Inference (Section VI.D) on the
+    ``x = 1/3`` trajectory (replica mean, model time = sweeps / total sweeps): multistart
+    (``rate_starts`` × ``rate_steps``), then NUTS (``nuts_warmup`` + ``nuts_samples``) and DR-MH
+    (``drmh_burnin`` + ``drmh_samples``), ``chains`` chains each, for PA, OA-hard-1/2 and SA;
+    with ``hessian`` the Hessian of ``F`` at ``Y1`` (identifiability; skipped by ``--quick``,
+    where its forward-over-forward compilation would dominate the run time).
+    """
+
+    size: int = 96
+    quick: bool = False
+    seed: int = 0
+    compositions: tuple[float, ...] = PAPER_COMPOSITIONS
+    replicas: int = 4
+    sweeps_per_step: int = 1000
+    records: int = 200
+    snapshots: int = 5
+    closure_starts: int = 6
+    rate_starts: int = 8
+    rate_steps: int = 200
+    chains: int = 2
+    nuts_warmup: int = 200
+    nuts_samples: int = 300
+    nuts_max_tree_depth: int = 5
+    drmh_burnin: int = 1000
+    drmh_samples: int = 10000
+    hessian: bool = True
+
+    @classmethod
+    def preset(cls, *, size: int | None = None, quick: bool = False, seed: int = 0) -> StudyConfig:
+        """The default study (96×96) or the ``--quick`` one (24×24, short chains, no Hessian).
+
+        **Raises:** `ValueError` for a size the checkerboard cannot tile (see `check_size`).
+        """
+        if quick:
+            cfg = cls(size=24, quick=True, seed=seed, replicas=2, sweeps_per_step=100, records=100,
+                      snapshots=3, closure_starts=2, rate_starts=4, rate_steps=60, chains=2,
+                      nuts_warmup=40, nuts_samples=40, nuts_max_tree_depth=5, drmh_burnin=200,
+                      drmh_samples=1000, hessian=False)
+        else:
+            cfg = cls(seed=seed)
+        if size is not None:
+            cfg = dataclasses.replace(cfg, size=size)
+        check_size(cfg.size)
+        return cfg
+
+    @property
+    def total_sweeps(self) -> int:
+        """Sweeps of the whole cooling schedule."""
+        from ..schedules import PAPER_TEMPERATURES
+
+        return len(PAPER_TEMPERATURES) * self.sweeps_per_step
+
+    def to_json(self) -> str:
+        """The settings as canonical JSON (sorted keys)."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    def differences(self, other: dict[str, Any]) -> list[str]:
+        """Names of the settings that differ from a stored JSON dict (for resume checks)."""
+        mine = json.loads(self.to_json())
+        return sorted(k for k in set(mine) | set(other) if mine.get(k) != other.get(k))
+
+
+def check_size(size: int) -> None:
+    """Check that a ``size × size`` lattice can be annealed with local swaps.
+
+    **Raises:** `ValueError` naming ``--size`` and the allowed values: an integer ≥ 12 that is
+    a multiple of 3 or of 4 (the checkerboard strides of `TriangularLattice`).
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size < MIN_SIZE:
+        raise ValueError(f"--size must be an integer >= {MIN_SIZE} that is a multiple of 3 or 4; got {size!r}")
+    try:
+        TriangularLattice(size, size).stride("local")
+    except ValueError as err:
+        raise ValueError(f"--size {size}: the checkerboard cannot tile a {size}x{size} lattice "
+                         f"(it must be a multiple of 3 or 4, e.g. 48, 96, 192): {err}") from None

@@ -1,0 +1,355 @@
+"""The stages of the end-to-end study; each reads the files of earlier stages and writes its own.
+
+Every stage is a function ``stage(out, cfg, log, progress) -> dict`` returning a JSON-able
+summary of its numbers (no timings: the summary is what the report prints, and the same seed
+must give the same report). Files are written atomically, so a stage interrupted half-way
+leaves no half-written artefact; the runner records a stage as done only after it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..closures._study import composition_label
+from ._config import StudyConfig
+
+Log = Callable[[str], None]
+
+#: Triplet types of the per-type tables (Fig. 9/10 and Table II use all 16).
+CALIBRATION = (1 / 3, 1 / 2)
+#: The inference problems: name → closure file stem (None: built in).
+INFERENCE_CLOSURES = ("PA", "OA-hard-1/2", "SA")
+
+
+def file_label(name: str) -> str:
+    """A file-name-safe form of a closure or composition label (``OA-hard-1/3`` → ``OA-hard-1_3``)."""
+    return name.replace("/", "_")
+
+
+def trajectory_path(out: Path, x: float) -> Path:
+    """Path of the trajectory of composition ``x`` inside the study folder."""
+    return out / "trajectories" / f"x{x:.4f}.nc"
+
+
+def _floats(a: Any) -> Any:
+    """NumPy arrays and scalars → nested lists of Python floats (for JSON)."""
+    return np.asarray(a, dtype=float).tolist()
+
+
+# --------------------------------------------------------------------------- anneal
+
+
+def anneal_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict[str, Any]:
+    """Anneal all compositions in one compiled call; one netCDF trajectory per composition.
+
+    ``replicas`` lattices per composition; the run checkpoints to ``checkpoints/anneal.npz``
+    after every chunk, so an interrupted anneal resumes where it stopped.
+    """
+    from .. import schedules
+    from ..dataset import save_trajectory
+    from ..engine import anneal
+    from ..lattice import TriangularLattice
+
+    lattice = TriangularLattice(cfg.size, cfg.size)
+    schedule = schedules.paper(cfg.sweeps_per_step)
+    comps = [x for x in cfg.compositions for _ in range(cfg.replicas)]
+    (out / "checkpoints").mkdir(exist_ok=True)
+    (out / "trajectories").mkdir(exist_ok=True)
+    log(f"{len(cfg.compositions)} compositions x {cfg.replicas} replicas of {cfg.size}x{cfg.size}, "
+        f"{cfg.total_sweeps} sweeps ({schedule.name}), local Kawasaki swaps")
+    ds = anneal(
+        cfg.seed, lattice, schedule=schedule, composition=comps, moves="local",
+        replicas=len(comps), record_every=max(1, cfg.total_sweeps // cfg.records),
+        snapshots=cfg.snapshots, progress=progress, checkpoint=out / "checkpoints" / "anneal.npz",
+    )
+    summary: dict[str, Any] = {"files": {}, "final": []}
+    R = cfg.replicas
+    for i, x in enumerate(cfg.compositions):
+        part = ds.isel(replica=slice(i * R, (i + 1) * R))
+        part = part.assign_coords(replica=np.arange(R))
+        part.attrs["composition"] = float(x)
+        path = trajectory_path(out, x)
+        save_trajectory(part, path)
+        last = part.isel(time=-1)
+        summary["files"][composition_label(x)] = str(path.relative_to(out))
+        summary["final"].append({
+            "x": float(x),
+            "label": composition_label(x),
+            "energy": float(last["energy"].mean()),
+            "energy_sd": float(last["energy"].std()),
+            "C_pair": _floats(last["C_pair"].mean("replica")),
+        })
+    (out / "checkpoints" / "anneal.npz").unlink(missing_ok=True)
+    summary["lattice"] = [cfg.size, cfg.size]
+    summary["total_sweeps"] = cfg.total_sweeps
+    summary["records"] = int(ds.sizes["time"])
+    summary["temperatures"] = list(schedules.PAPER_TEMPERATURES)
+    return summary
+
+
+def load_trajectories(out: Path, cfg: StudyConfig) -> dict[float, Any]:
+    """``{x: Dataset}`` of the annealing stage's files."""
+    from ..dataset import load_trajectory
+
+    return {x: load_trajectory(trajectory_path(out, x)) for x in cfg.compositions}
+
+
+# --------------------------------------------------------------------------- closures
+
+
+def closures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict[str, Any]:  # noqa: ARG001
+    """Calibrate OA (hard and soft) at x = 1/3 and 1/2; errors of PA, SA and OA at every x.
+
+    Writes ``closures/<name>.json`` for each fitted closure and ``closures/study.nc`` (the
+    `cross_stoichiometry_study` dataset: ``J_τ`` per closure, composition and type, ``ℰ``,
+    improvements over PA).
+    """
+    from .._io import save_netcdf
+    from ..closures import PairApproximation, SparseApproximation
+    from ..closures._study import cross_stoichiometry_study
+
+    datasets = load_trajectories(out, cfg)
+    (out / "closures").mkdir(exist_ok=True)
+    log(f"calibrating OA (hard, soft) at x = 1/3 and 1/2, {cfg.closure_starts} starts per type; "
+        f"evaluating on {len(datasets)} compositions")
+    study, fitted = cross_stoichiometry_study(
+        datasets, calibrate_at=CALIBRATION, regularizations=("hard", "soft"),
+        num_starts=cfg.closure_starts, seed=cfg.seed,
+    )
+    files = {}
+    for name, closure in fitted.items():
+        path = out / "closures" / f"{file_label(name)}.json"
+        closure.save(path)
+        files[name] = str(path.relative_to(out))
+    save_netcdf(study, out / "closures" / "study.nc")
+    all_closures = {"PA": PairApproximation(), "SA": SparseApproximation(), **fitted}
+    return {
+        "files": files,
+        "study": "closures/study.nc",
+        "closures": list(study["closure"].values),
+        "compositions": _floats(study["composition"].values),
+        "mean_error": {c: _floats(study["mean_error"].sel(closure=c).values) for c in study["closure"].values},
+        "improvement_over_pa": {c: float(study["improvement_over_pa"].sel(closure=c))
+                                for c in study["closure"].values},
+        "errors": {
+            composition_label(xc): {
+                c: _floats(study["errors"].sel(closure=c).sel(composition=xc, method="nearest").values)
+                for c in study["closure"].values
+            }
+            for xc in CALIBRATION
+        },
+        "exponents": {name: {t: _floats(v) for t, v in c.parameter_vectors().items()}
+                      for name, c in all_closures.items()},
+    }
+
+
+# --------------------------------------------------------------------------- inference
+
+
+def _posterior_numbers(idata) -> dict[str, Any]:  # noqa: ANN001
+    """Summary numbers of one posterior: per-parameter mean, sd, HDI, ESS, R-hat; diagnostics."""
+    from ..inference import diagnostics, posterior_summary
+
+    table = posterior_summary(idata)
+    rows = {str(name): {col: float(table.loc[name, col]) for col in table.columns} for name in table.index}
+    diag = {k: v for k, v in diagnostics(idata).items() if k != "wall_time_s"}
+    F = np.asarray(idata.posterior["F"].values).reshape(-1)
+    F = F[np.isfinite(F)]
+    return {"summary": rows, "diagnostics": diag,
+            "F_quantiles": _floats(np.quantile(F, [0.05, 0.5, 0.95])) if F.size else None}
+
+
+def _hessian_spectrum(problem, K) -> dict[str, Any]:  # noqa: ANN001
+    """Eigenvalues and eigenvectors of the Hessian of ``F`` at ``K`` (identifiability)."""
+    import jax
+    import jax.numpy as jnp
+
+    fwd = problem.forward_mode()  # diffrax's default adjoint is reverse-only
+    H = np.asarray(jax.jit(jax.jacfwd(jax.jacfwd(fwd.loss)))(jnp.asarray(K)))
+    H = 0.5 * (H + H.T)
+    w, V = np.linalg.eigh(H)
+    return {"eigenvalues": _floats(w), "eigenvectors": _floats(V.T)}
+
+
+def inference_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict[str, Any]:
+    """Rate posteriors on the x = 1/3 trajectory with NUTS and DR-MH, for PA, OA-hard-1/2, SA.
+
+    Writes ``posteriors/<closure>.<sampler>.nc`` (ArviZ InferenceData). Model time is the
+    sweep (``time_scale = 1``, as `meanclust infer-rates`), so rates are per sweep.
+    """
+    import diffrax
+    import jax
+
+    from ..closures import PairApproximation, load_closure
+    from ..dataset import load_trajectory
+    from ..inference import PairData, infer_rates, infer_sparse, make_problem, multistart, save_posterior
+    from ..ode import fit_sparse
+
+    (out / "posteriors").mkdir(exist_ok=True)
+    ds = load_trajectory(trajectory_path(out, 1 / 3))
+    data = PairData.from_dataset(ds, time_scale=1.0)
+    settings = {
+        "nuts": {"num_warmup": cfg.nuts_warmup, "num_samples": cfg.nuts_samples},
+        "drmh": {"num_warmup": cfg.drmh_burnin, "num_samples": cfg.drmh_samples},
+    }
+    extra = {"nuts": {"max_tree_depth": cfg.nuts_max_tree_depth}}
+    summary: dict[str, Any] = {"data": "x = 1/3, replica mean", "time_scale": 1.0, "solver": "Tsit5, 1024 steps",
+                               "settings": settings, "chains": cfg.chains, "results": {}}
+    common = {"num_chains": cfg.chains, "chain_method": "vectorized", "progress_bar": progress,
+              "sampler_kwargs": extra}
+
+    def sample_both(name: str, res: dict[str, Any], keys, run) -> None:  # noqa: ANN001
+        """Run ``run(sampler, key)`` → InferenceData for NUTS then DR-MH; save and summarise."""
+        for sampler, k in zip(("nuts", "drmh"), keys, strict=True):
+            log(f"{name}: {sampler} {cfg.chains} x {settings[sampler]['num_samples']}")
+            idata = run(sampler, k)
+            res[sampler] = _posterior_numbers(idata)
+            path = out / "posteriors" / f"{file_label(name)}.{sampler}.nc"
+            save_posterior(idata, path)
+            res["files"][sampler] = str(path.relative_to(out))
+
+    key = jax.random.key(cfg.seed)
+    for n, name in enumerate(INFERENCE_CLOSURES):
+        k_fit, *k_samplers = jax.random.split(jax.random.fold_in(key, n), 3)
+        res: dict[str, Any] = {"files": {}}
+        if name == "SA":
+            fit = fit_sparse(data.times, data.C_pair)  # infer_sparse starts from the same fit
+            res["alpha"] = _floats(fit.alpha)
+            res["F_fit"] = float(fit.loss)
+            sample_both(name, res, k_samplers, lambda s, k: infer_sparse(
+                data, k, samplers=(s,), **common, **settings[s])[0][s])
+        else:
+            closure = (PairApproximation() if name == "PA"
+                       else load_closure(out / "closures" / f"{file_label(name)}.json"))
+            # Tsit5 with 1024 steps (the budget of the first try of solver="auto"): the
+            # stiff fallback of "auto" costs ~3x in tracing and compilation per sampler call, and
+            # proposals where the ODE needs more steps (fast rates) would each cost ~10 ms; there
+            # F = +inf: such rates get zero posterior density (stated in the report).
+            problem = make_problem(data, closure, solver=diffrax.Tsit5(), max_steps=1024)
+            log(f"{name}: multistart {cfg.rate_starts} starts x {cfg.rate_steps} steps")
+            ms = multistart(problem, k_fit, num_starts=cfg.rate_starts, num_steps=cfg.rate_steps)
+            if not np.isfinite(float(ms.best_loss)):
+                raise RuntimeError(f"{name}: multistart found no rates with a finite loss")
+            Y1 = np.asarray(ms.best)
+            res["Y1"] = _floats(Y1)
+            res["F_Y1"] = float(ms.best_loss)
+            if cfg.hessian:
+                log(f"{name}: Hessian of F at Y1")
+                res["hessian"] = _hessian_spectrum(problem, Y1)
+            sample_both(name, res, k_samplers, lambda s, k, p=problem, y=Y1: infer_rates(
+                p, k, samplers=(s,), init=y, **common, **settings[s])[0][s])
+        summary["results"][name] = res
+    return summary
+
+
+# --------------------------------------------------------------------------- figures
+
+#: Figure files of SPEC §8, in report order: key → (file name, caption).
+FIGURES: dict[str, tuple[str, str]] = {
+    "fig2": ("fig02_anneal_history.png", "Temperature, energy per site and pair concentrations "
+             "against time at x = 1/3 (paper Fig. 2); shading: range over replicas."),
+    "fig3": ("fig03_lattice.png", "Initial random and final ordered lattice at x = 1/3 "
+             "(paper Fig. 3); Mn (+) purple, Li (−) yellow."),
+    "fig8": ("fig08_triplets_vs_pairs.png", "Triplet against pair concentrations at x = 1/2 and 1/3: "
+             "data and the PA / OA-hard closures calibrated on each (paper Fig. 8)."),
+    "fig9": ("fig09_errors_hard.png", "Per-type errors J_τ of PA, SA and OA-hard at the calibration "
+             "compositions x = 1/2 (left bars) and 1/3 (paper Fig. 9)."),
+    "fig10": ("fig10_errors_soft.png", "Per-type errors J_τ of PA and OA-soft at x = 1/3 and 1/2 "
+              "(soft regularisation; cf. paper Figs. 9–10)."),
+    "fig11a": ("fig11a_mean_error_hard.png", "Mean error ℰ (eq. 30) against composition: PA and "
+               "OA-hard calibrated at 1/3 and 1/2 (paper Fig. 11a)."),
+    "fig11b": ("fig11b_mean_error_soft.png", "Mean error ℰ against composition: PA and OA-soft "
+               "(paper Fig. 11b)."),
+    "fig12": ("fig12_mean_error_pa_oa_sa.png", "Mean error ℰ against composition for PA, OA-hard-1/3 "
+              "and SA (paper Fig. 12)."),
+    "fig13_PA": ("fig13a_posterior_PA.png", "DR-MH posterior samples of the rates, PA closure "
+                 "(paper Fig. 13a,b): k1, k2, k3 as axes, k4, k5, k7 as RGB; size ∝ 1/F."),
+    "fig13_OA": ("fig13c_posterior_OA-hard-1_2.png", "DR-MH posterior samples, OA-hard-1/2 closure "
+                 "(paper Fig. 13c,d)."),
+    "fig14": ("fig14_loss_histograms.png", "Histograms of F along the DR-MH and NUTS chains for PA "
+              "and OA-hard-1/2; black line: F of the SA fit (paper Fig. 14)."),
+}
+
+
+def figures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict[str, Any]:  # noqa: ARG001
+    """Draw every figure of SPEC §8 from the files of the earlier stages into ``figures/``."""
+    from .._io import load_netcdf
+    from ..closures import PairApproximation, load_closure
+    from ..inference import load_posterior
+    from ..reports.anneal_figures import plot_anneal_history, plot_lattice_snapshots
+    from ..reports.closure_figures import (
+        plot_closure_errors,
+        plot_mean_error_vs_composition,
+        plot_triplets_vs_pairs,
+    )
+    from ..reports.inference_figures import plot_loss_histograms, plot_posterior_rates
+
+    fig_dir = out / "figures"
+    fig_dir.mkdir(exist_ok=True)
+    path = {k: fig_dir / f for k, (f, _) in FIGURES.items()}
+    datasets = load_trajectories(out, cfg)
+    x13 = datasets[1 / 3]
+    log("Figs. 2, 3 (annealing)")
+    plot_anneal_history(x13, path["fig2"], title=f"Li$_{{1/3}}$Mn$_{{2/3}}$, {cfg.size}×{cfg.size}")
+    if "snapshot" in x13:
+        snaps = x13["snapshot"].isel(replica=0)
+        times = snaps["snapshot_time"].values
+        configs = [snaps.isel(snapshot_time=0).values, snaps.isel(snapshot_time=-1).values]
+        labels = [f"initial (t = {times[0]:.0f} sweeps)", f"final (t = {times[-1]:.0f} sweeps)"]
+    else:
+        configs, labels = [x13["final_configuration"].isel(replica=0).values], ["final"]
+    plot_lattice_snapshots(configs, path["fig3"], labels=labels)
+
+    log("Figs. 8-12 (closures)")
+    study = load_netcdf(out / "closures" / "study.nc")
+    oa = {name: load_closure(out / "closures" / f"{file_label(name)}.json")
+          for name in ("OA-hard-1/3", "OA-hard-1/2", "OA-soft-1/3", "OA-soft-1/2")}
+    plot_triplets_vs_pairs({"x = 1/2": datasets[1 / 2], "x = 1/3": datasets[1 / 3]},
+                           {"PA": PairApproximation(), "OA-hard-1/2": oa["OA-hard-1/2"],
+                            "OA-hard-1/3": oa["OA-hard-1/3"]}, path["fig8"])
+
+    def errs(x: float, names: list[str]) -> dict[str, np.ndarray]:
+        e = study["errors"].sel(composition=x, method="nearest")
+        return {f"{n} @ x={composition_label(x)}": e.sel(closure=n).values for n in names}
+
+    plot_closure_errors({**errs(1 / 2, ["PA", "SA", "OA-hard-1/2"]), **errs(1 / 3, ["PA", "OA-hard-1/3"])},
+                        path["fig9"], title="hard regularisation (β1 = 0, β2 = δ = 2)")
+    plot_closure_errors({**errs(1 / 2, ["PA", "OA-soft-1/2"]), **errs(1 / 3, ["PA", "OA-soft-1/3"])},
+                        path["fig10"], title="soft regularisation (β unbounded, δ = 6)")
+    plot_mean_error_vs_composition(study, path["fig11a"], closures=["PA", "OA-hard-1/3", "OA-hard-1/2"],
+                                   title="hard regularisation")
+    plot_mean_error_vs_composition(study, path["fig11b"], closures=["PA", "OA-soft-1/3", "OA-soft-1/2"],
+                                   title="soft regularisation")
+    plot_mean_error_vs_composition(study, path["fig12"], closures=["PA", "OA-hard-1/3", "SA"])
+
+    log("Figs. 13, 14 (inference)")
+    post = {(name, s): load_posterior(out / "posteriors" / f"{file_label(name)}.{s}.nc")
+            for name in INFERENCE_CLOSURES for s in ("nuts", "drmh")}
+    for key, name in (("fig13_PA", "PA"), ("fig13_OA", "OA-hard-1/2")):
+        idata = post[(name, "drmh")]
+        F = np.asarray(idata.posterior["F"].values).reshape(-1)
+        threshold = float(np.quantile(F[np.isfinite(F)], 0.5))  # the paper filters by F, too
+        plot_posterior_rates(idata, path[key], loss_threshold=threshold, seed=cfg.seed,
+                             title=f"{name}: DR-MH samples with F below its median")
+    sa_loss = float(post[("SA", "drmh")].posterior.attrs["F_fit"])
+    plot_loss_histograms({f"{n} {s.upper()}": post[(n, s)] for n in ("PA", "OA-hard-1/2")
+                          for s in ("drmh", "nuts")}, path["fig14"], sa_loss=sa_loss, log_x=True)
+    return {"files": {k: str(p.relative_to(out)) for k, p in path.items()}}
+
+
+__all__ = [
+    "CALIBRATION",
+    "FIGURES",
+    "INFERENCE_CLOSURES",
+    "anneal_stage",
+    "closures_stage",
+    "figures_stage",
+    "file_label",
+    "inference_stage",
+    "load_trajectories",
+    "trajectory_path",
+]
