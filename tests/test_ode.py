@@ -182,3 +182,20 @@ def test_bad_time_grids_raise():
         fit_sparse(TS, jnp.zeros((TS.shape[0] - 1, 3)))
     with pytest.raises(ValueError, match="max_steps must be an integer >= 1"):
         solve_pairs(K, PairApproximation(), C_SINGLE, C_PAIR0, TS, max_steps=0)
+
+
+def test_vector_field_is_finite_off_the_physical_range(getkey):  # noqa: ANN001
+    """Regression: a fractional-exponent closure at a negative or infinite trial state gave NaN,
+    and an implicit solver's linear solve raised on it (seen with NUTS and solver="auto")."""
+    from meanclust_jax.ode._system import _vector_field
+
+    oa = _perturbed_oa(getkey())
+    K = _random_rates(getkey())
+    for y in (jnp.array([-0.1, 0.5, 0.3]), jnp.array([jnp.inf, 0.1, 0.2]), jnp.array([0.0, 0.0, 2.0])):
+        dy = _vector_field(0.0, y, (K, oa, C_SINGLE))
+        assert bool(jnp.all(jnp.isfinite(dy))), y
+        J = jax.jacfwd(lambda v: _vector_field(0.0, v, (K, oa, C_SINGLE)))(y)
+        assert bool(jnp.all(jnp.isfinite(J))), y
+    # inside the physical range it is exactly eq. (8)
+    y = C_PAIR0
+    np.testing.assert_array_equal(_vector_field(0.0, y, (K, oa, C_SINGLE)), pair_rhs(K, oa, C_SINGLE, y))

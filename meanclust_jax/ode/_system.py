@@ -206,9 +206,25 @@ class PairTrajectory(eqx.Module):
     ok: Bool[Array, ""]
 
 
+#: Where the closed system's right-hand side is not finite, it is evaluated at the state clipped
+#: into ``[PAIR_FLOOR, 1]`` instead (see `_vector_field`).
+PAIR_FLOOR: float = 1e-12
+
+
 def _vector_field(t, y, args):  # noqa: ANN001, ANN202
+    """Eq. (8), made finite everywhere without changing it where it is finite.
+
+    A fractional power of a negative or infinite trial state (a stage of a stiff solver, or a
+    blow-up at extreme rates) makes eq. (8) NaN, and an implicit solver's linear solve *raises*
+    on non-finite input even with ``throw=False``. There (only there) the closure is evaluated
+    on ``clip(y, PAIR_FLOOR, 1)``, so such solves end as ordinary failures (step rejections,
+    the step budget) and the loss reports ``+inf``. The choice of state is made on stopped
+    gradients, so derivatives never pass through a non-finite branch.
+    """
     K, closure, C_single = args
-    return pair_rhs(K, closure, C_single, y)
+    raw = jax.lax.stop_gradient(pair_rhs(K, closure, C_single, y))
+    state = jnp.where(jnp.all(jnp.isfinite(raw)), y, jnp.clip(y, PAIR_FLOOR, 1.0))
+    return pair_rhs(K, closure, C_single, state)
 
 
 #: Step budget of the explicit first attempt of ``solver="auto"``.

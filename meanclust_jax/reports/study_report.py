@@ -245,7 +245,7 @@ def _inference_section(summaries: dict[str, Any]) -> list:
             top = float(np.max(np.abs(w)))
             sloppy = int(np.sum(np.abs(w) < 1e-4 * top))
             neg = int(np.sum(w < -1e-8 * top))
-            line += (f" Hessian of F at Y1: eigenvalues {_g(w.min(), 2)} … {_g(w.max(), 2)}; {sloppy} of 8 "
+            line += (f" Hessian of F in log-rates at Y1: eigenvalues {_g(w.min(), 2)} … {_g(w.max(), 2)}; {sloppy} of 8 "
                      f"directions are flatter than 1e-4 of the stiffest (unidentifiable rate combinations)"
                      + (f"; {neg} negative (Y1 is not a strict minimum)" if neg else "") + ".")
         bullets.append(line)

@@ -152,9 +152,13 @@ def closures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dic
 
 def _posterior_numbers(idata) -> dict[str, Any]:  # noqa: ANN001
     """Summary numbers of one posterior: per-parameter mean, sd, HDI, ESS, R-hat; diagnostics."""
-    from ..inference import diagnostics, posterior_summary
+    import arviz as az
 
-    table = posterior_summary(idata)
+    from ..inference import diagnostics
+
+    site = idata.posterior.attrs.get("site")
+    # Unrounded: rates per sweep are ~1e-4, which ArviZ's default rounding would print as 0.
+    table = az.summary(idata, var_names=[site, "F"], round_to="none")
     rows = {str(name): {col: float(table.loc[name, col]) for col in table.columns} for name in table.index}
     diag = {k: v for k, v in diagnostics(idata).items() if k != "wall_time_s"}
     F = np.asarray(idata.posterior["F"].values).reshape(-1)
@@ -164,12 +168,17 @@ def _posterior_numbers(idata) -> dict[str, Any]:  # noqa: ANN001
 
 
 def _hessian_spectrum(problem, K) -> dict[str, Any]:  # noqa: ANN001
-    """Eigenvalues and eigenvectors of the Hessian of ``F`` at ``K`` (identifiability)."""
+    """Eigen-decomposition of the Hessian of ``u ↦ F(exp u)`` at ``u = log K`` (identifiability).
+
+    In log-rates the Hessian is scale-free (a unit step is a change by a factor e), so its
+    eigenvalues compare directions of relative change of the rates.
+    """
     import jax
     import jax.numpy as jnp
 
     fwd = problem.forward_mode()  # diffrax's default adjoint is reverse-only
-    H = np.asarray(jax.jit(jax.jacfwd(jax.jacfwd(fwd.loss)))(jnp.asarray(K)))
+    hess = jax.jit(jax.jacfwd(jax.jacfwd(lambda u: fwd.loss(jnp.exp(u)))))
+    H = np.asarray(hess(jnp.log(jnp.maximum(jnp.asarray(K), 1e-300))))
     H = 0.5 * (H + H.T)
     w, V = np.linalg.eigh(H)
     return {"eigenvalues": _floats(w), "eigenvectors": _floats(V.T)}
