@@ -22,7 +22,7 @@ class StudyConfig:
     ``replicas`` independent lattices per composition, all ten compositions of SPEC §1 in one
     compiled call. Closures (Section VI.A–C): OA calibrated at ``x = 1/3`` and ``1/2`` with hard
     and soft regularisation (``closure_starts`` starts per type). Inference (Section VI.D) on the
-    ``x = 1/3`` trajectory (replica mean, model time = sweeps / total sweeps): multistart
+    ``x = 1/3`` trajectory (replica mean, time in sweeps): multistart
     (``rate_starts`` × ``rate_steps``), then NUTS (``nuts_warmup`` + ``nuts_samples``) and DR-MH
     (``drmh_burnin`` + ``drmh_samples``), ``chains`` chains each, for PA, OA-hard-1/2 and SA;
     with ``hessian`` the Hessian of ``F`` at ``Y1`` (identifiability; skipped by ``--quick``,

@@ -19,7 +19,7 @@ from ._config import StudyConfig
 
 Log = Callable[[str], None]
 
-#: Triplet types of the per-type tables (Fig. 9/10 and Table II use all 16).
+#: Compositions at which the optimal closure is calibrated (paper Section VI.A).
 CALIBRATION = (1 / 3, 1 / 2)
 #: The inference problems: name → closure file stem (None: built in).
 INFERENCE_CLOSURES = ("PA", "OA-hard-1/2", "SA")
