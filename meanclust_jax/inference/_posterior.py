@@ -279,13 +279,16 @@ def diagnostics(idata) -> dict:  # noqa: ANN001
     return json.loads(idata.posterior.attrs["diagnostics"])
 
 
-def posterior_summary(idata):  # noqa: ANN001, ANN201 - pandas.DataFrame
-    """``arviz.summary`` of the sampled vector and ``F`` (mean, sd, HDI, MCSE, ESS, R-hat)."""
+def posterior_summary(idata, round_to: int | str | None = None):  # noqa: ANN001, ANN201 - pandas.DataFrame
+    """``arviz.summary`` of the sampled vector and ``F`` (mean, sd, HDI, MCSE, ESS, R-hat).
+
+    `round_to` is passed to ``arviz.summary`` (``"none"``: unrounded, e.g. for rates ~1e-4).
+    """
     import arviz as az
 
     site = idata.posterior.attrs.get("site", None)
     var_names = [site, "F"] if site else None
-    return az.summary(idata, var_names=var_names)
+    return az.summary(idata, var_names=var_names, round_to=round_to)
 
 
 def save_posterior(idata, path: str | os.PathLike[str]) -> None:  # noqa: ANN001

@@ -152,13 +152,10 @@ def closures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dic
 
 def _posterior_numbers(idata) -> dict[str, Any]:  # noqa: ANN001
     """Summary numbers of one posterior: per-parameter mean, sd, HDI, ESS, R-hat; diagnostics."""
-    import arviz as az
+    from ..inference import diagnostics, posterior_summary
 
-    from ..inference import diagnostics
-
-    site = idata.posterior.attrs.get("site")
     # Unrounded: rates per sweep are ~1e-4, which ArviZ's default rounding would print as 0.
-    table = az.summary(idata, var_names=[site, "F"], round_to="none")
+    table = posterior_summary(idata, round_to="none")
     rows = {str(name): {col: float(table.loc[name, col]) for col in table.columns} for name in table.index}
     diag = {k: v for k, v in diagnostics(idata).items() if k != "wall_time_s"}
     F = np.asarray(idata.posterior["F"].values).reshape(-1)
