@@ -103,7 +103,7 @@ def _infer_rates(args: argparse.Namespace) -> int:
     import jax
     import numpy as np
 
-    from .._io import load_netcdf
+    from ..dataset import load_trajectory
     from ..inference import (
         PairData,
         diagnostics,
@@ -128,7 +128,7 @@ def _infer_rates(args: argparse.Namespace) -> int:
         if not parent.is_dir():
             raise ValueError(f"--out: folder {str(parent)!r} does not exist")
 
-    ds = load_netcdf(args.run)
+    ds = load_trajectory(args.run)
     data = PairData.from_dataset(ds, time_scale=args.time_scale, replica=replica)
     key = jax.random.key(args.seed)
     attrs = {"run": os.path.abspath(args.run), "time_scale": args.time_scale, "seed": args.seed}

@@ -16,12 +16,12 @@ appearance among the bonds ``(i,j), (j,k), (i,k)``; then ``ξ1`` on the centre s
 ``ξ2`` on the other (our reading of Table II).
 """
 
+from ..dataset import check_concentrations as check_concentrations
 from ._base import (
     AbstractClosure as AbstractClosure,
     AbstractMonomialClosure as AbstractMonomialClosure,
 )
 from ._calibration import fit_optimal_closure as fit_optimal_closure
-from ._data import check_concentrations as check_concentrations
 from ._errors import (
     closure_errors as closure_errors,
     mean_closure_error as mean_closure_error,

@@ -46,8 +46,8 @@ import numpy as np
 import optax
 
 from .._labels import TRIPLETS
+from ..dataset import read_trajectories
 from . import _structure as S
-from ._data import read_trajectories
 from ._optimal import OptimalApproximation, bounds_to_json, constraint_violation, resolve_bounds
 from ._projection import check_feasible, packed_bounds, project_packed
 

@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._labels import TRIPLETS
+from ..dataset import read_trajectories
 from ._base import AbstractClosure, AbstractMonomialClosure, monomial_triplets_numpy
-from ._data import read_trajectories
 
 
 def _predict(closure: AbstractClosure, C_single: np.ndarray, C_pair: np.ndarray) -> np.ndarray:

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from .._labels import TRIPLETS
+from ..dataset import read_trajectories
 from ._base import AbstractClosure
 from ._calibration import fit_optimal_closure
-from ._data import read_trajectories
 from ._errors import closure_errors
 from ._pair import PairApproximation
 from ._sparse import SparseApproximation

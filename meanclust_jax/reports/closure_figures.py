@@ -75,8 +75,8 @@ def plot_triplets_vs_pairs(
 
     - `ValueError` for an unknown triplet label or an invalid dataset.
     """
-    from ..closures._data import read_trajectories
     from ..closures._errors import _predict
+    from ..dataset import read_trajectories
 
     for t in types:
         if t not in TRIPLETS:
