@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .paper import PAPER_TEMPERATURES as PAPER_TEMPERATURES
+
 
 @dataclasses.dataclass(frozen=True)
 class Schedule:
@@ -91,12 +93,6 @@ def geometric(T0: float, T1: float, steps: int, sweeps: int) -> Schedule:
     )
 
 
-#: Temperatures of the paper-like stepwise protocol (energy units of the charge-neutrality
-#: Hamiltonian). They start well inside the disordered phase, lower in steps through the
-#: ordering of the x = 1/3 layer (which sets in near T ≈ 0.2 on our lattices), and end in the
-#: ordered state.
-PAPER_TEMPERATURES: tuple[float, ...] = (1.0, 0.6, 0.4, 0.3, 0.25, 0.2, 0.17, 0.14, 0.11, 0.08, 0.05)
-
 
 def paper(sweeps_per_step: int = 1000) -> Schedule:
     """The paper's stepwise cooling (Fig. 2a): hold each of `PAPER_TEMPERATURES` for
@@ -104,7 +100,7 @@ def paper(sweeps_per_step: int = 1000) -> Schedule:
     the disordered to the ordered state.
 
     The paper does not print its temperatures; ours are chosen for the charge-neutrality
-    Hamiltonian in its own units (see `PAPER_TEMPERATURES`).
+    Hamiltonian in its own units (`meanclust_jax.paper.PAPER_TEMPERATURES`).
     """
     if isinstance(sweeps_per_step, bool) or int(sweeps_per_step) != sweeps_per_step or sweeps_per_step < 1:
         raise ValueError(f"sweeps_per_step={sweeps_per_step!r} must be an integer >= 1")

@@ -6,7 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
-from ..closures._study import PAPER_COMPOSITIONS
+from ..paper import PAPER_COMPOSITIONS, PAPER_TEMPERATURES
 from ..lattice import TriangularLattice
 
 #: Smallest lattice side the study accepts (smaller lattices have too few triplets of each type).
@@ -69,8 +69,6 @@ class StudyConfig:
     @property
     def total_sweeps(self) -> int:
         """Sweeps of the whole cooling schedule."""
-        from ..schedules import PAPER_TEMPERATURES
-
         return len(PAPER_TEMPERATURES) * self.sweeps_per_step
 
     def to_json(self) -> str:
