@@ -32,7 +32,8 @@ import numpy as np
 from ._io import load_netcdf, save_netcdf
 from ._labels import PAIRS, SPECIES, TRIPLETS
 from ._version import __version__
-from .concentrations import concentrations_from_counts
+from .concentrations import concentrations_from_counts, split_counts
+from .energy import energy_from_counts
 
 
 def to_dataset(result, lattice, hamiltonian, schedules, compositions, moves, engine, key_data, stride):  # noqa: ANN001, ANN201
@@ -42,10 +43,8 @@ def to_dataset(result, lattice, hamiltonian, schedules, compositions, moves, eng
     N = lattice.n_sites
     B = result.counts.shape[0]
     conc = concentrations_from_counts(result.counts, N)
-    eps, J = hamiltonian.tables()
-    hist = result.counts[..., 1:5].astype(np.float64)
-    bonds = result.counts[..., 5:14].reshape(B, -1, 3, 3).sum(axis=-2).astype(np.float64)
-    energy = (hist @ eps + bonds @ J) / N
+    parts = split_counts(result.counts)
+    energy = energy_from_counts(parts.triangle_histogram, parts.bonds, hamiltonian) / N
     acceptance = np.full(result.counts.shape[:2], np.nan)
     acceptance[:, 1:] = result.n_changed / (result.sweeps_per_record * N)
     dims = ("replica", "time")
@@ -77,7 +76,7 @@ def to_dataset(result, lattice, hamiltonian, schedules, compositions, moves, eng
         coords["snapshot_time"] = ("snapshot_time", np.asarray([t for t, _ in result.snapshots], float), {"units": "sweeps"})
     comps = [float(x) for x in compositions]
     data["composition"] = (("replica",), np.asarray(comps))
-    data["n_minus_sites"] = (("replica",), result.counts[:, 0, 0])
+    data["n_minus_sites"] = (("replica",), parts.n_minus[:, 0])
     ds = xr.Dataset(data, coords=coords)
     attrs = {
         "title": "meanclust_jax annealing trajectory",

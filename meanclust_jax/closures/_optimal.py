@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, Float
+from .._io import jsonable
 from .._labels import PAIRS, SPECIES, TRIPLETS
 from . import _structure as S
 from ._base import AbstractMonomialClosure, register_closure
@@ -186,7 +187,7 @@ class OptimalApproximation(AbstractMonomialClosure):
         self.xi = xp.where(S.SPECIES_MASK, xi, 0.0)
         self.regularization = regularization
         self.bounds = None if bounds is None else tuple(float(b) for b in bounds)
-        self.source_json = json.dumps(dict(source or {}), sort_keys=True, default=str)
+        self.source_json = json.dumps(jsonable(dict(source or {})), sort_keys=True, allow_nan=False)
 
     @property
     def source(self) -> dict[str, Any]:

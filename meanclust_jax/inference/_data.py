@@ -8,6 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from .._precision import require_float64
+from .._validate import check_float
 from ..dataset import read_trajectories
 from ..ode import check_times
 
@@ -28,6 +30,7 @@ class PairData(eqx.Module):
     - `ValueError` (at construction) if the time grid is not 1-D, strictly increasing and
       finite with at least two points, if ``C_pair`` is not on the same grid (mismatched
       lengths), or if any concentration is non-finite.
+    - `RuntimeError` if float64 is off (call `meanclust_jax.enable_float64()` first).
     """
 
     times: Float[Array, " times"]
@@ -35,6 +38,7 @@ class PairData(eqx.Module):
     C_pair: Float[Array, "times 3"]
 
     def __init__(self, times, C_single, C_pair):  # noqa: ANN001
+        require_float64("PairData")
         check_times(times, "times")
         n = np.shape(times)[0]
         if np.shape(C_pair) != (n, 3):
@@ -103,8 +107,7 @@ class PairData(eqx.Module):
                 f"ds: the concentrations may have a 'replica' dimension besides 'time' and their "
                 f"labels, nothing else; got the extra dims {traj.batch_dims}"
             )
-        if not (np.isfinite(time_scale) and time_scale > 0):
-            raise ValueError(f"time_scale must be a finite number > 0, got {time_scale}")
+        time_scale = check_float(time_scale, "time_scale", minimum=0.0, open_min=True)
         C_single, C_pair = traj.C_single[0], traj.C_pair[0]
         if traj.batch_dims:
             R = traj.num_trajectories
@@ -125,7 +128,7 @@ class PairData(eqx.Module):
                 f"{keep.size} recorded times; at least 2 are needed"
             )
         C_single, C_pair = C_single[keep], C_pair[keep]
-        times = traj.times[keep] * float(time_scale)
+        times = traj.times[keep] * time_scale
         return cls(times=times, C_single=np.mean(C_single, axis=0), C_pair=C_pair)
 
 
