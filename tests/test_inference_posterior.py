@@ -1,5 +1,6 @@
 """Posterior sampling end to end: NUTS vs DR-MH, coverage of true rates, netCDF, CLI, figures.
 
+Both likelihoods (the paper's ``exp(−βF)`` and the Gaussian noise model) and both DR-MH variants.
 Tolerances are Monte-Carlo standard errors from ArviZ (``mcse_mean``, ESS-based).
 """
 
@@ -19,6 +20,7 @@ from meanclust_jax._io import save_netcdf
 from meanclust_jax.closures import PairApproximation
 from meanclust_jax.inference import (
     PairData,
+    compare_posteriors,
     diagnostics,
     infer_sparse,
     load_posterior,
@@ -35,7 +37,9 @@ C_SINGLE = jnp.array([2 / 3, 1 / 3])
 C_PAIR0 = jnp.array([4 / 9, 1 / 9, 2 / 9])
 TS = jnp.linspace(0.0, 3.0, 31)
 K_TRUE = jnp.array([0.3, 0.2, 0.5, 0.4, 0.1, 0.2, 0.6, 0.3])
-ALPHA_TRUE = jnp.array([-0.083, -0.166])
+# The paper's |α| (its signs would drive C-- below 0 within this window, an unphysical trajectory
+# that PairData refuses).
+ALPHA_TRUE = jnp.array([0.083, 0.166])
 FREE = ("k3", "k7")  # a well-identified pair (posterior correlation ≈ 0)
 
 
@@ -57,17 +61,19 @@ def synthetic():  # noqa: ANN201
                        solver=diffrax.Tsit5(), rtol=1e-10, atol=1e-12)
     data = PairData(TS, C_SINGLE, traj.C_pair)
     problem = make_problem(data, PairApproximation(), weight_a=0.0, solver=diffrax.Tsit5())
-    pm = rate_posterior_model(problem, upper=1.5, beta=2e4, free=FREE, fixed=K_TRUE)
+    pm = rate_posterior_model(problem, likelihood="paper", upper=1.5, beta=2e4, free=FREE, fixed=K_TRUE)
     init = np.array([0.52, 0.57])
     nuts = sample_posterior(pm, jax.random.key(0), sampler="nuts", num_samples=250,
                             num_warmup=200, num_chains=2, init=init)
     drmh = sample_posterior(pm, jax.random.key(1), sampler="drmh", num_samples=3000,
-                            num_warmup=300, num_chains=2, init=init)
-    return {"nuts": nuts, "drmh": drmh, "truth": np.asarray(K_TRUE)[[2, 6]], "pm": pm}
+                            num_warmup=600, num_chains=2, init=init, thinning=1)
+    paper = sample_posterior(pm, jax.random.key(2), sampler="drmh", drmh_variant="paper",
+                             num_samples=3000, num_warmup=300, num_chains=2, init=init, thinning=1)
+    return {"nuts": nuts, "drmh": drmh, "paper": paper, "truth": np.asarray(K_TRUE)[[2, 6]], "pm": pm}
 
 
 def test_posterior_covers_true_rates(synthetic):  # noqa: ANN001
-    for sampler in ("nuts", "drmh"):
+    for sampler in ("nuts", "drmh", "paper"):
         mean, sd, _ = _stats(synthetic[sampler], "k")
         assert np.all(np.abs(mean - synthetic["truth"]) < 4 * sd), (sampler, mean, sd)
         assert np.all(sd < 0.2 * synthetic["truth"])  # and the problem is well identified
@@ -75,6 +81,9 @@ def test_posterior_covers_true_rates(synthetic):  # noqa: ANN001
 
 def test_nuts_and_drmh_agree_on_synthetic_problem(synthetic):  # noqa: ANN001
     _assert_consistent(synthetic["nuts"], synthetic["drmh"], "k")
+    _assert_consistent(synthetic["nuts"], synthetic["paper"], "k")
+    agreement = compare_posteriors(synthetic["nuts"], synthetic["drmh"], ["k"])
+    assert agreement.agree, agreement.disagreements
 
 
 def test_inference_data_contents(synthetic, tmp_path):  # noqa: ANN001
@@ -90,8 +99,11 @@ def test_inference_data_contents(synthetic, tmp_path):  # noqa: ANN001
         np.testing.assert_allclose(idata.posterior["F"].values[0, :50], direct, rtol=1e-6)
     d = diagnostics(drmh)
     assert 0 <= d["acceptance_rate_first_stage"] <= 1 and 0 < d["acceptance_rate_second_stage"] <= 1
-    assert set(d["ess_bulk"]) == set(FREE) and set(d["r_hat"]) == set(FREE)
-    assert all(r < 1.1 for r in d["r_hat"].values())
+    table = d["convergence"]["table"]
+    assert set(table) == {f"k[{n}]" for n in FREE}
+    assert all(row["r_hat"] < 1.1 for row in table.values())
+    assert {"mcse_mean", "ess_bulk", "ess_tail", "r_hat", "converged"} <= set(table["k[k3]"])
+    assert drmh.posterior.attrs["likelihood"] == "paper" and "log_likelihood" not in drmh.groups()
     for name in ("accept_stage", "accept_prob_1", "accept_prob_2", "num_evals", "lp"):
         assert name in drmh.sample_stats
     dn = diagnostics(nuts)
@@ -109,33 +121,46 @@ def test_inference_data_contents(synthetic, tmp_path):  # noqa: ANN001
 
 
 def test_same_key_same_posterior():
-    pm = sparse_posterior_model(_sa_data(), lower=-1.0, upper=1.0, beta=1e5)
+    pm = sparse_posterior_model(_sa_data(), lower=-1.0, upper=1.0)
     a = sample_posterior(pm, jax.random.key(4), num_samples=50, init=np.asarray(ALPHA_TRUE))
     b = sample_posterior(pm, jax.random.key(4), num_samples=50, init=np.asarray(ALPHA_TRUE))
     np.testing.assert_array_equal(a.posterior["alpha"].values, b.posterior["alpha"].values)
 
 
+NOISE = 1e-3
+
+
 def _sa_data() -> PairData:
     clean = sparse_solution(ALPHA_TRUE, C_PAIR0, TS)
-    noisy = clean + 1e-3 * jax.random.normal(jax.random.key(42), clean.shape)
-    return PairData(TS, C_SINGLE, noisy)
+    noisy = clean + NOISE * jax.random.normal(jax.random.key(42), clean.shape)
+    return PairData(TS, C_SINGLE, noisy.at[0].set(clean[0]))
 
 
-def test_sparse_posterior_nuts_and_drmh_agree():
+@pytest.mark.parametrize("likelihood", ["gaussian", "paper"])
+def test_sparse_posterior_nuts_and_drmh_agree(likelihood):  # noqa: ANN001
     data = _sa_data()
     _, fit = infer_sparse(data, jax.random.key(5), samplers=())
     np.testing.assert_allclose(fit.alpha, ALPHA_TRUE, atol=5e-3)
-    pm = sparse_posterior_model(data, lower=-1.0, upper=1.0, beta=1e5)
+    extra = {"beta": 1e5} if likelihood == "paper" else {}
+    pm = sparse_posterior_model(data, lower=-1.0, upper=1.0, likelihood=likelihood, **extra)
     init = np.asarray(fit.alpha)
     nuts = sample_posterior(pm, jax.random.key(6), sampler="nuts", num_samples=500,
-                            num_warmup=300, num_chains=2, init=init)
-    drmh = sample_posterior(pm, jax.random.key(7), sampler="drmh", num_samples=4000,
-                            num_chains=2, init=init)
-    _assert_consistent(nuts, drmh, "alpha")
+                            num_warmup=300, init=init)
+    drmh = sample_posterior(pm, jax.random.key(7), sampler="drmh", num_samples=8000, init=init)
+    agreement = compare_posteriors(nuts, drmh)
+    assert agreement.agree, agreement.disagreements
     for idata in (nuts, drmh):
         mean, sd, _ = _stats(idata, "alpha")
         assert np.all(np.abs(mean - init) < 4 * sd)
         assert np.all(np.abs(mean - np.asarray(ALPHA_TRUE)) < 4 * sd + 5e-3)
+    if likelihood == "gaussian":
+        # The noise level is learned: the data were made with σ = 1e-3 (a single draw of 60
+        # residuals per pair: 4 posterior sd covers the sampling error of that estimate).
+        mean, sd, _ = _stats(nuts, "sigma")
+        assert np.all(np.abs(mean - NOISE) < 4 * sd), (mean, sd)
+        assert nuts.log_likelihood["C_pair"].shape == (4, 500, TS.shape[0] - 1, 2)
+        loo = az.loo(nuts)
+        assert np.isfinite(loo.elpd_loo)
 
 
 def test_bad_sampling_input_raises(synthetic):  # noqa: ANN001
@@ -148,18 +173,41 @@ def test_bad_sampling_input_raises(synthetic):  # noqa: ANN001
         sample_posterior(pm, jax.random.key(0), sampler="hmc")
     with pytest.raises(ValueError, match=r"init must lie strictly inside the prior box"):
         sample_posterior(pm, jax.random.key(0), init=np.array([-0.1, 0.5]))
+    with pytest.raises(ValueError, match=r"init must be finite"):
+        sample_posterior(pm, jax.random.key(0), init=np.array([np.nan, 0.5]))
+    with pytest.raises(ValueError, match=r"drmh_variant must be one of"):
+        sample_posterior(pm, jax.random.key(0), drmh_variant="dr")
     problem = make_problem(_sa_data(), PairApproximation())
-    with pytest.raises(ValueError, match=r"lower must be >= 0 for rates"):
-        rate_posterior_model(problem, lower=-1.0, upper=1.0)
-    with pytest.raises(ValueError, match="upper must exceed lower"):
-        rate_posterior_model(problem, lower=1.0, upper=1.0)
+    for likelihood in ("paper", "gaussian"):
+        with pytest.raises(ValueError, match=r"lower must be >= 0 for rates"):
+            rate_posterior_model(problem, likelihood=likelihood, lower=-1.0, upper=1.0)
+        with pytest.raises(ValueError, match="upper must exceed lower"):
+            rate_posterior_model(problem, likelihood=likelihood, lower=1.0, upper=0.5)
+        with pytest.raises(ValueError, match="lower and upper must be finite"):
+            rate_posterior_model(problem, likelihood=likelihood, lower=0.0, upper=np.inf)
     with pytest.raises(ValueError, match="beta must be a finite number > 0"):
-        rate_posterior_model(problem, upper=1.0, beta=0.0)
+        rate_posterior_model(problem, likelihood="paper", upper=1.0, beta=0.0)
     with pytest.raises(ValueError, match="free must be distinct names"):
-        rate_posterior_model(problem, upper=1.0, free=("k9",))
+        rate_posterior_model(problem, likelihood="paper", upper=1.0, free=("k9",))
+    with pytest.raises(ValueError, match=r"likelihood must be one of \('gaussian', 'paper'\)"):
+        rate_posterior_model(problem, likelihood="poisson")
+    with pytest.raises(ValueError, match="beta applies to likelihood='paper' only"):
+        rate_posterior_model(problem, beta=2.0)
+    with pytest.raises(ValueError, match="sigma_scale must be a finite number > 0"):
+        rate_posterior_model(problem, sigma_scale=-1.0)
+    with pytest.raises(ValueError, match="replicas must be 'mean' or 'separate'"):
+        rate_posterior_model(problem, replicas="all")
+    with pytest.raises(ValueError, match="needs the per-replica trajectories"):
+        rate_posterior_model(problem, replicas="separate")
+    with pytest.raises(ValueError, match=r"fixed_split must have shape \(4,\)"):
+        rate_posterior_model(problem, fixed_split=[0.5, 0.5, 1.2, 0.5])
+    with pytest.raises(ValueError, match="C_pair contains NaN"):
+        PairData(TS, C_SINGLE, np.full((TS.shape[0], 3), np.nan))
+    with pytest.raises(ValueError, match=r"C_pair must lie in \[0, 1\]"):
+        PairData(TS, C_SINGLE, np.full((TS.shape[0], 3), 1.7))
 
 
-def _run_dataset(alpha=-ALPHA_TRUE) -> xr.Dataset:  # noqa: ANN001
+def _run_dataset(alpha=ALPHA_TRUE) -> xr.Dataset:  # noqa: ANN001
     """A trajectory file of the SA model. With the default (positive) ``α`` the concentrations
     relax and stay in [0, 1]; the paper's negative ``α`` drive ``C_--`` below 0 by t ≈ 1.3, which
     the trajectory reader refuses."""
@@ -183,8 +231,8 @@ def test_cli_infer_rates_sa(tmp_path, capsys):  # noqa: ANN001
     save_netcdf(_run_dataset(), run)
     out = tmp_path / "post.nc"
     code = main(["infer-rates", str(run), "--closure", "sa", "--sampler", "both", "--samples",
-                 "200", "--chains", "2", "--out", str(out), "--time-scale", "0.1", "--beta", "1e5",
-                 "--figures", str(tmp_path / "figs")])
+                 "200", "--out", str(out), "--time-scale", "0.1", "--likelihood", "paper",
+                 "--beta", "1e5", "--figures", str(tmp_path / "figs")])
     assert code == 0
     text = capsys.readouterr().out
     assert "SA fit" in text and "r_hat" in text and "acceptance: first stage" in text
@@ -192,13 +240,26 @@ def test_cli_infer_rates_sa(tmp_path, capsys):  # noqa: ANN001
     for s in ("nuts", "drmh"):
         idata = load_posterior(tmp_path / f"post.{s}.nc")
         assert idata.posterior.attrs["sampler"] == s
+        assert idata.posterior.attrs["likelihood"] == "paper"
     assert (tmp_path / "figs" / "loss_histograms_sa.png").stat().st_size > 0
+    # The default: Gaussian likelihood, 4 chains, a verdict for each sampler and their agreement.
+    out_g = tmp_path / "gauss.nc"
+    assert main(["infer-rates", str(run), "--closure", "sa", "--sampler", "both", "--samples",
+                 "300", "--out", str(out_g), "--time-scale", "0.1"]) == 0
+    text = capsys.readouterr().out
+    assert "gaussian likelihood" in text and "sigma[++]" in text
+    assert text.lower().count("converged") >= 2 and "NUTS and DR-MH" in text
+    g = load_posterior(tmp_path / "gauss.drmh.nc")
+    assert g.posterior.sizes["chain"] == 4 and "sigma" in g.posterior and "log_likelihood" in g.groups()
+    code = main(["infer-rates", str(run), "--closure", "sa", "--beta", "2", "--out", str(out)])
+    assert code == 2
+    assert "--beta applies to --likelihood paper only" in capsys.readouterr().err
     code = main(["infer-rates", str(run), "--closure", "sa", "--samples", "0", "--out", str(out)])
     assert code == 2
     assert "--samples must be an integer >= 1" in capsys.readouterr().err
     code = main(["infer-rates", str(run), "--closure", "nope.json", "--out", str(out)])
     assert code == 2
-    save_netcdf(_run_dataset(ALPHA_TRUE), run)  # C_-- < 0: not a trajectory
+    save_netcdf(_run_dataset(-ALPHA_TRUE), run)  # C_-- < 0: not a trajectory
     code = main(["infer-rates", str(run), "--closure", "sa", "--out", str(out)])
     assert code == 2
     assert "dataset['C_pair'] must lie in [0, 1]" in capsys.readouterr().err

@@ -1,17 +1,23 @@
 """``meanclust infer-rates``: Bayesian inference of the reaction rates (paper Sections V, VI.D).
 
     meanclust infer-rates RUN.nc --closure pa|sa|oa.json --sampler nuts|drmh|both \\
-        --samples N --chains C --out posterior.nc
+        --likelihood gaussian|paper --samples N --chains C --out posterior.nc
 
 * ``--closure pa`` / ``oa.json`` (a closure file from ``meanclust fit-closures``): the eight
-  rates ``k1..k8``; the point estimate ``Y1`` (multistart, problem (18)) starts the chains and
-  sets the DR-MH scales ``0.1·Y1``, ``0.01·Y1``.
+  rates ``k1..k8``; the point estimate ``Y1`` (multistart, problem (18), polished by
+  Levenberg–Marquardt) centres the chains' starting points.
 * ``--closure sa``: the SA model's two parameters ``(α1, α2)`` (eq. 28): the direct fit, and
   their posterior.
+* ``--likelihood gaussian`` (default): independent Gaussian errors on ``C++`` and ``C--`` with
+  unknown noise levels ``σ`` (posterior ``sigma``); ``paper``: the paper's ``exp(−β F)``.
+* ``--drmh-variant dram`` (default, adaptive) or ``paper`` (Algorithm 1 with σ1 = 0.1·Y1,
+  σ2 = 0.01·Y1).
 
 With ``--sampler both`` two files are written, ``<out stem>.nuts.nc`` and
-``<out stem>.drmh.nc``; otherwise exactly ``--out``. A summary table (mean, sd, HDI, ESS,
-R-hat per parameter, plus acceptance rates or divergences) is printed.
+``<out stem>.drmh.nc``; otherwise exactly ``--out``. A summary table (mean, sd, HDI, MCSE,
+bulk/tail ESS, R-hat per quantity) is printed for each sampler with the verdict of the
+convergence standard (R-hat ≤ 1.01, bulk and tail ESS ≥ 400, ≥ 4 chains), and with
+``--sampler both`` the agreement of the two samplers (posterior means within 4 combined MCSE).
 """
 
 from __future__ import annotations
@@ -50,27 +56,48 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparser
                    help="pair approximation (pa), sparse approximation (sa), or a closure JSON file")
     p.add_argument("--sampler", choices=("nuts", "drmh", "both"), default="drmh",
                    help="sampler; default drmh (the paper's Algorithm 1)")
-    p.add_argument("--samples", type=int, default=1000, help="kept draws per chain (>= 1); default 1000")
-    p.add_argument("--chains", type=int, default=1, help="number of chains (>= 1); default 1")
+    p.add_argument("--likelihood", choices=("gaussian", "paper"), default="gaussian",
+                   help="gaussian: independent Gaussian errors on C++ and C-- with unknown noise "
+                        "levels sigma (default); paper: the paper's exp(-beta F)")
+    p.add_argument("--samples", type=int, default=1000,
+                   help="draws per chain before thinning (>= 1); default 1000")
+    p.add_argument("--chains", type=int, default=4,
+                   help="number of chains (>= 1; the convergence standard needs 4); default 4")
     p.add_argument("--warmup", type=int, default=None,
-                   help="warmup/burn-in per chain; default samples/2 (NUTS), samples/10 (DR-MH)")
+                   help="warmup per chain; default samples/2 (NUTS), samples/5 (DR-MH)")
+    p.add_argument("--drmh-variant", choices=("dram", "paper"), default="dram",
+                   help="dram: adaptive (covariance learned in the warm-up, then frozen; default); "
+                        "paper: Algorithm 1 with uniform proposals 0.1*Y1, 0.01*Y1")
+    p.add_argument("--until-converged", action="store_true",
+                   help="keep drawing rounds of --samples until R-hat <= 1.01 and bulk/tail ESS "
+                        ">= 400 for every quantity, or --max-samples draws per chain")
+    p.add_argument("--max-samples", type=int, default=None,
+                   help="draw budget per chain with --until-converged; default 10 x --samples")
+    p.add_argument("--separate-replicas", action="store_true",
+                   help="gaussian likelihood: fit every replica as its own observation instead "
+                        "of the replica mean")
     p.add_argument("--out", required=True, metavar="posterior.nc", help="output netCDF file")
     p.add_argument("--seed", type=int, default=0, help="PRNG seed; default 0")
     p.add_argument("--weight-a", type=float, default=1.0,
                    help="weight a of the equilibrium term of F (eq. 17); default 1")
-    p.add_argument("--beta", type=float, default=1.0,
-                   help="inverse temperature of the likelihood exp(-beta F); default 1 (paper)")
+    p.add_argument("--beta", type=float, default=None,
+                   help="paper likelihood: inverse temperature of exp(-beta F); default 1")
     p.add_argument("--time-scale", type=float, default=1.0,
                    help="model time = time-scale x sweeps; rates are per model time unit; default 1")
     p.add_argument("--upper", type=float, default=None,
-                   help="upper bound of the uniform prior on each rate (default 10 x max(Y1)); with "
-                        "--closure sa the half-width of the (alpha1, alpha2) box (default "
-                        "max(10 max|alpha*|, 10/span))")
+                   help="gaussian: upper bound of the log-uniform prior of 4k1+k2, ... (default "
+                        "1e3/span); paper: upper bound of the uniform prior on each rate (default "
+                        "10 x max(Y1)); with --closure sa the half-width of the (alpha1, alpha2) "
+                        "box (default max(10 max|alpha*|, 10/span))")
+    p.add_argument("--lower", type=float, default=None,
+                   help="gaussian: lower bound of the log-uniform prior of 4k1+k2, ... (default "
+                        "1e-4/span); paper: lower bound of each rate (default 0)")
     p.add_argument("--starts", type=_positive_int, default=8, help="multistart starts; default 8")
     p.add_argument("--opt-steps", type=_positive_int, default=200,
                    help="Adam steps per start of the multistart point estimate; default 200")
     p.add_argument("--chain-method", choices=("sequential", "vectorized", "parallel"),
-                   default="sequential", help="how chains run (NumPyro); default sequential")
+                   default="vectorized",
+                   help="how chains run (NumPyro); default vectorized (one compiled call)")
     p.add_argument("--replica", default="mean",
                    help="'mean' (average the replicas) or a replica index; default mean")
     p.add_argument("--figures", metavar="DIR", default=None,
@@ -107,6 +134,7 @@ def _infer_rates(args: argparse.Namespace) -> int:
     from ..dataset import load_trajectory
     from ..inference import (
         PairData,
+        compare_posteriors,
         diagnostics,
         infer_rates,
         infer_sparse,
@@ -131,7 +159,15 @@ def _infer_rates(args: argparse.Namespace) -> int:
     data = PairData.from_dataset(ds, time_scale=args.time_scale, replica=replica)
     key = jax.random.key(args.seed)
     attrs = {"run": os.path.abspath(args.run), "time_scale": args.time_scale, "seed": args.seed}
+    if args.likelihood == "gaussian" and args.beta is not None:
+        raise ValueError("--beta applies to --likelihood paper only (the Gaussian likelihood has a noise model)")
+    if args.separate_replicas and args.likelihood != "gaussian":
+        raise ValueError("--separate-replicas applies to --likelihood gaussian only")
+    if args.max_samples is not None:
+        check_int(args.max_samples, "--max-samples", minimum=args.samples)
+    model_kwargs = {"replicas": "separate"} if args.separate_replicas else {}
     common = dict(
+        likelihood=args.likelihood,
         samplers=samplers,
         num_samples=args.samples,
         num_chains=args.chains,
@@ -139,7 +175,11 @@ def _infer_rates(args: argparse.Namespace) -> int:
         beta=args.beta,
         chain_method=args.chain_method,
         progress_bar=args.progress_bar,
+        until_converged=args.until_converged,
+        max_samples=args.max_samples,
+        model_kwargs=model_kwargs,
         attrs=attrs,
+        sampler_kwargs={"drmh": {"drmh_variant": args.drmh_variant}},
     )
     sa_loss = None
     if args.closure.lower() in ("sa", "sparse"):
@@ -152,19 +192,27 @@ def _infer_rates(args: argparse.Namespace) -> int:
         closure = _closure_from_arg(args.closure)
         problem = make_problem(data, closure, weight_a=args.weight_a)
         posteriors, ms = infer_rates(
-            problem, key, upper=args.upper, num_starts=args.starts, num_steps=args.opt_steps,
-            **common,
+            problem, key, upper=args.upper, lower=args.lower, num_starts=args.starts,
+            num_steps=args.opt_steps, **common,
         )
-        if ms is not None:
-            y1 = ", ".join(f"{v:.4g}" for v in np.asarray(ms.best))
-            print(f"Y1 (best of {args.starts} starts): [{y1}], F(Y1) = {float(ms.best_loss):.6g}")
+        attrs0 = next(iter(posteriors.values())).posterior.attrs if posteriors else {}
+        if ms is not None and "Y1" in attrs0:
+            y1 = ", ".join(f"{v:.4g}" for v in np.asarray(attrs0["Y1"]))
+            print(f"Y1 (best of {args.starts} starts, polished by Levenberg-Marquardt): [{y1}], "
+                  f"F(Y1) = {float(attrs0['F_Y1']):.6g}")
     for sampler, idata in posteriors.items():
         save_posterior(idata, outputs[sampler])
         diag = diagnostics(idata)
-        print(f"\n== {sampler.upper()}: {args.chains} chain(s) x {args.samples} draws, "
-              f"{diag['wall_time_s']:.1f} s -> {outputs[sampler]}")
+        conv = diag["convergence"]
+        print(f"\n== {sampler.upper()} ({args.likelihood} likelihood): {conv['num_chains']} chain(s) x "
+              f"{conv['num_draws']} kept draws, {diag['wall_time_s']:.1f} s -> {outputs[sampler]}")
         with _pandas_wide():
-            print(posterior_summary(idata).to_string())
+            print(posterior_summary(idata, round_to="none").to_string(float_format=lambda v: f"{v:.4g}"))
+        if conv["converged"]:
+            print("converged: every quantity has R-hat <= 1.01 and bulk and tail ESS >= 400")
+        else:
+            print("NOT CONVERGED: these numbers are not results. " + "; ".join(conv["failures"][:8])
+                  + (" ..." if len(conv["failures"]) > 8 else ""))
         if sampler == "drmh":
             print(f"acceptance: first stage {diag['acceptance_rate_first_stage']:.3f}, "
                   f"second stage (of attempts) {diag['acceptance_rate_second_stage']:.3f}, "
@@ -172,6 +220,12 @@ def _infer_rates(args: argparse.Namespace) -> int:
         else:
             print(f"divergences: {diag['num_divergences']}, mean acceptance "
                   f"{diag['acceptance_rate']:.3f}")
+    if len(posteriors) == 2:
+        agreement = compare_posteriors(posteriors["nuts"], posteriors["drmh"])
+        if agreement.agree:
+            print(f"\nNUTS and DR-MH agree: every posterior mean within {agreement.tol:g} combined MCSE")
+        else:
+            print("\nNUTS and DR-MH DISAGREE: " + "; ".join(agreement.disagreements))
     if args.figures:
         _figures(args.figures, posteriors, sa_loss, args.closure)
     return 0

@@ -10,7 +10,7 @@ from jaxtyping import Array, Float
 
 from .._precision import require_float64
 from .._validate import check_float
-from ..dataset import read_trajectories
+from ..dataset import check_concentrations, read_trajectories
 from ..ode import check_times
 
 
@@ -24,20 +24,28 @@ class PairData(eqx.Module):
       inferred from these data are in units of one over this unit.
     - `C_single`: ``(C_+, C_-)``, shape ``(2,)``, float64 (constant in time).
     - `C_pair`: ``(C_++, C_--, C_+-)``, shape ``(times, 3)``, float64.
+    - `C_pair_se`: optional standard error of `C_pair` at each time, shape ``(times, 3)``:
+      the standard error of the replica mean when `C_pair` averages several replicas (the
+      known noise floor of the Gaussian likelihood); ``None`` otherwise.
+    - `C_pair_replicas`: optional per-replica pairs, shape ``(replicas, times, 3)``, whose mean
+      is `C_pair` (fits with the replicas as separate observations); ``None`` otherwise.
 
     **Raises:**
 
     - `ValueError` (at construction) if the time grid is not 1-D, strictly increasing and
       finite with at least two points, if ``C_pair`` is not on the same grid (mismatched
-      lengths), or if any concentration is non-finite.
+      lengths), if any concentration is non-finite or outside [0, 1], or if the optional
+      fields do not fit `C_pair`.
     - `RuntimeError` if float64 is off (call `meanclust_jax.enable_float64()` first).
     """
 
     times: Float[Array, " times"]
     C_single: Float[Array, " 2"]
     C_pair: Float[Array, "times 3"]
+    C_pair_se: Float[Array, "times 3"] | None = None
+    C_pair_replicas: Float[Array, "replicas times 3"] | None = None
 
-    def __init__(self, times, C_single, C_pair):  # noqa: ANN001
+    def __init__(self, times, C_single, C_pair, C_pair_se=None, C_pair_replicas=None):  # noqa: ANN001
         require_float64("PairData")
         check_times(times, "times")
         n = np.shape(times)[0]
@@ -48,15 +56,26 @@ class PairData(eqx.Module):
             )
         if np.shape(C_single) != (2,):
             raise ValueError(f"C_single must have shape (2,) = (C_+, C_-), got {np.shape(C_single)}")
-        for name, value in (("C_pair", C_pair), ("C_single", C_single)):
-            if isinstance(value, jax.core.Tracer):
-                continue
-            arr = np.asarray(value, dtype=np.float64)
-            if not np.all(np.isfinite(arr)):
-                raise ValueError(f"{name} must be finite concentrations in [0, 1]")
+        if C_pair_se is not None and np.shape(C_pair_se) != (n, 3):
+            raise ValueError(f"C_pair_se must have the shape of C_pair ({n}, 3), got {np.shape(C_pair_se)}")
+        if C_pair_replicas is not None and (np.ndim(C_pair_replicas) != 3 or np.shape(C_pair_replicas)[1:] != (n, 3)):
+            raise ValueError(
+                f"C_pair_replicas must have shape (replicas, {n}, 3), got {np.shape(C_pair_replicas)}"
+            )
+        for name, value in (("C_pair", C_pair), ("C_single", C_single), ("C_pair_replicas", C_pair_replicas)):
+            if value is not None and not isinstance(value, jax.core.Tracer):
+                check_concentrations(name, value)
+        if C_pair_se is not None and not isinstance(C_pair_se, jax.core.Tracer):
+            se = np.asarray(C_pair_se, dtype=np.float64)
+            if not np.all(np.isfinite(se)) or np.any(se < 0):
+                raise ValueError("C_pair_se must be finite standard errors >= 0")
         self.times = jnp.asarray(times, dtype=jnp.float64)
         self.C_single = jnp.asarray(C_single, dtype=jnp.float64)
         self.C_pair = jnp.asarray(C_pair, dtype=jnp.float64)
+        self.C_pair_se = None if C_pair_se is None else jnp.asarray(C_pair_se, dtype=jnp.float64)
+        self.C_pair_replicas = (
+            None if C_pair_replicas is None else jnp.asarray(C_pair_replicas, dtype=jnp.float64)
+        )
 
     @property
     def num_times(self) -> int:
@@ -87,7 +106,9 @@ class PairData(eqx.Module):
           rates are per sweep; e.g. ``1 / total_sweeps`` maps the run onto ``[0, 1]``.
         - `replica`: ``"mean"`` averages the concentrations over the ``replica`` dimension
           (the replicas are independent realisations of the same process, so their mean is the
-          best estimate of the lattice-average trajectory); an integer selects one replica.
+          best estimate of the lattice-average trajectory) and keeps the standard error of that
+          mean (`C_pair_se`) and the replicas themselves (`C_pair_replicas`); an integer selects
+          one replica.
         - `t_start`, `t_stop`: optional window in sweeps (inclusive).
 
         **Returns:**
@@ -109,10 +130,12 @@ class PairData(eqx.Module):
             )
         time_scale = check_float(time_scale, "time_scale", minimum=0.0, open_min=True)
         C_single, C_pair = traj.C_single[0], traj.C_pair[0]
+        reps = None
         if traj.batch_dims:
             R = traj.num_trajectories
             if isinstance(replica, str) and replica == "mean":
                 C_single, C_pair = traj.C_single.mean(axis=0), traj.C_pair.mean(axis=0)
+                reps = traj.C_pair if R > 1 else None
             elif isinstance(replica, (int, np.integer)) and not isinstance(replica, bool) and 0 <= replica < R:
                 C_single, C_pair = traj.C_single[int(replica)], traj.C_pair[int(replica)]
             else:
@@ -128,8 +151,13 @@ class PairData(eqx.Module):
                 f"{keep.size} recorded times; at least 2 are needed"
             )
         C_single, C_pair = C_single[keep], C_pair[keep]
+        se = None
+        if reps is not None:
+            reps = reps[:, keep]
+            se = reps.std(axis=0, ddof=1) / np.sqrt(reps.shape[0])
         times = traj.times[keep] * time_scale
-        return cls(times=times, C_single=np.mean(C_single, axis=0), C_pair=C_pair)
+        return cls(times=times, C_single=np.mean(C_single, axis=0), C_pair=C_pair,
+                   C_pair_se=se, C_pair_replicas=reps)
 
 
 __all__ = ["PairData"]

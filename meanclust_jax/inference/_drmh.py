@@ -27,6 +27,16 @@ The sampler is split in two layers, as in BlackJAX and NumPyro:
    zero when ``y1`` could not have been proposed from ``y2``, and leaving it out (as the OCR of
    eq. (24) might suggest) would break detailed balance.
 
+**DRAM (the default variant).** ``variant="dram"`` keeps the two-stage structure but proposes
+``y1 ~ N(x, C)`` and, on rejection, ``y2 ~ N(x, γ² C)`` (Gaussian, symmetric), and adapts ``C`` to
+the chain's own history during warm-up: ``C = s_d (Σ̂ + ε I)`` with ``s_d = 2.38²/d`` and ``Σ̂``
+the sample covariance of the warm-up draws (adaptive Metropolis inside delayed rejection,
+Haario, Laine, Mira & Saksman 2006, "DRAM: efficient adaptive MCMC", as in pymcmcstat). The
+estimate restarts at 20% and 50% of the warm-up so that the transient from the starting point
+does not inflate it, and ``C`` is frozen when the warm-up ends: the kept chain is an ordinary
+Markov chain with a fixed, reversible kernel. ``γ`` is `second_stage_factor` (default 0.2,
+pymcmcstat's ``drscale = 5``). The Tierney–Mira formula is the same with Gaussian ``q1``.
+
 The OCR of the paper writes the first-stage test as "if α1 < r then (second stage)", i.e. the
 first proposal is accepted when ``r ≤ α1``; here it is accepted when ``r < α1`` (the same up to
 a null set).
@@ -244,10 +254,23 @@ def drmh_transition(
     ``(new_state, info)``.
     """
     x = state.position
-    logp_x = state.logdensity
     s1 = jnp.broadcast_to(jnp.asarray(first_scale, dtype=jnp.float64), x.shape)
     s2 = jnp.broadcast_to(jnp.asarray(second_scale, dtype=jnp.float64), x.shape)
-    y1 = x + s1 * draws.xi1
+    # q1(y1 | x) is the box density by construction (y1 was drawn from it).
+    return _two_stage(
+        state, x + s1 * draws.xi1, lambda: x + s2 * draws.xi2, -jnp.sum(jnp.log(2.0 * s1)),
+        lambda y1, y2: uniform_box_logpdf(y1 - y2, s1), draws, logdensity_fn,
+    )
+
+
+def _two_stage(state, y1, make_y2, log_q1_y1_given_x, log_q1_y1_given, draws, logdensity_fn):  # noqa: ANN001, ANN202
+    """Algorithm 1 given the proposals: first stage, then (on rejection) the Tierney–Mira stage.
+
+    ``make_y2()`` builds the second proposal and ``log_q1_y1_given(y1, y2)`` is the first-stage
+    proposal density of ``y1`` from ``y2``; both are only evaluated in the second stage.
+    """
+    x = state.position
+    logp_x = state.logdensity
     logp_y1 = _sanitize(logdensity_fn(y1))
     log_a1 = first_stage_log_accept(logp_x, logp_y1)
     accept1 = jnp.log(draws.u1) < log_a1
@@ -257,12 +280,11 @@ def drmh_transition(
         return y1, logp_y1, zero, jnp.int32(1), jnp.int32(1)
 
     def _second(_):  # noqa: ANN001, ANN202
-        y2 = x + s2 * draws.xi2
+        y2 = make_y2()
         logp_y2 = _sanitize(logdensity_fn(y2))
-        # q1(y1 | x) is the box density by construction (y1 was drawn from it).
-        log_q_x = -jnp.sum(jnp.log(2.0 * s1))
-        log_q_y2 = uniform_box_logpdf(y1 - y2, s1)
-        log_a2 = second_stage_log_accept(logp_x, logp_y1, logp_y2, log_q_y2, log_q_x)
+        log_a2 = second_stage_log_accept(
+            logp_x, logp_y1, logp_y2, log_q1_y1_given(y1, y2), log_q1_y1_given_x
+        )
         accept2 = jnp.log(draws.u2) < log_a2
         pos = jnp.where(accept2, y2, x)
         lp = jnp.where(accept2, logp_y2, logp_x)
@@ -301,6 +323,108 @@ def drmh_step(
     return drmh_transition(state, draws, logdensity_fn, first_scale, second_scale)
 
 
+def gaussian_logpdf(delta: Float[Array, " dim"], chol: Float[Array, "dim dim"]) -> Float[Array, ""]:
+    """Log density of ``N(0, L Lᵀ)`` at ``delta`` (``L = chol`` lower triangular, positive diagonal)."""
+    w = jax.scipy.linalg.solve_triangular(chol, delta, lower=True)
+    d = delta.shape[0]
+    return -0.5 * jnp.sum(w**2) - jnp.sum(jnp.log(jnp.diag(chol))) - 0.5 * d * jnp.log(2.0 * jnp.pi)
+
+
+def dram_draw(key: PRNGKeyArray, dim: int) -> DRMHDraws:
+    """The random numbers of one DRAM transition: standard normal ``ξ1``, ``ξ2``, uniforms ``u``.
+
+    **Returns:**
+
+    A `DRMHDraws` whose ``xi1``, ``xi2`` are ``N(0, I)`` (the proposals are ``x + L ξ1`` and
+    ``x + γ L ξ2``).
+    """
+    k1, k2, k3, k4 = jax.random.split(key, 4)
+    f64 = jnp.float64
+    return DRMHDraws(
+        xi1=jax.random.normal(k1, (dim,), f64),
+        u1=jax.random.uniform(k2, (), f64),
+        xi2=jax.random.normal(k3, (dim,), f64),
+        u2=jax.random.uniform(k4, (), f64),
+    )
+
+
+def dram_transition(
+    state: DRMHState,
+    draws: DRMHDraws,
+    logdensity_fn: Callable[[Array], Array],
+    chol: Float[Array, "dim dim"],
+    second_stage_factor: float | Float[Array, ""],
+) -> tuple[DRMHState, DRMHInfo]:
+    """One DRAM transition with given random numbers (Gaussian proposals; module docstring).
+
+    **Arguments:**
+
+    - `state`: current `DRMHState`.
+    - `draws`: from `dram_draw`.
+    - `logdensity_fn`: ``x ↦ log π(x)``; NaN counts as ``−inf``.
+    - `chol`: Cholesky factor ``L`` of the first-stage covariance ``C``, shape ``(dim, dim)``.
+    - `second_stage_factor`: ``γ ∈ (0, 1]``; the second-stage covariance is ``γ² C``.
+
+    **Returns:**
+
+    ``(new_state, info)``.
+    """
+    x = state.position
+    step1 = chol @ draws.xi1
+    return _two_stage(
+        state, x + step1, lambda: x + second_stage_factor * (chol @ draws.xi2),
+        gaussian_logpdf(step1, chol), lambda y1, y2: gaussian_logpdf(y1 - y2, chol),
+        draws, logdensity_fn,
+    )
+
+
+class DRAMAdaptation(NamedTuple):
+    """Running moments of the warm-up draws of one DRAM chain (Welford's algorithm).
+
+    **Fields:**
+
+    - `mean`: shape ``(dim,)``.
+    - `m2`: sum of outer products of deviations, shape ``(dim, dim)``.
+    - `count`: number of draws in the current window (float64).
+    """
+
+    mean: Float[Array, " dim"]
+    m2: Float[Array, "dim dim"]
+    count: Float[Array, ""]
+
+
+def dram_adaptation_init(dim: int) -> DRAMAdaptation:
+    """Empty running moments."""
+    return DRAMAdaptation(jnp.zeros(dim), jnp.zeros((dim, dim)), jnp.zeros(()))
+
+
+def dram_adaptation_update(adapt: DRAMAdaptation, x: Float[Array, " dim"]) -> DRAMAdaptation:
+    """Add one draw to the running moments."""
+    count = adapt.count + 1.0
+    delta = x - adapt.mean
+    mean = adapt.mean + delta / count
+    m2 = adapt.m2 + jnp.outer(delta, x - mean)
+    return DRAMAdaptation(mean, m2, count)
+
+
+def dram_adapted_chol(
+    adapt: DRAMAdaptation, previous: Float[Array, "dim dim"], min_count: int
+) -> Float[Array, "dim dim"]:
+    """``chol(s_d (Σ̂ + ε I))`` from the running moments, or `previous` if too few draws.
+
+    ``s_d = 2.38²/d`` (Haario et al. 2001); ``ε = 1e-10 × mean(diag Σ̂)`` keeps the factor
+    positive definite. With fewer than `min_count` draws in the window, or a non-finite or
+    collapsed estimate (a chain that accepted nothing), the previous factor is kept.
+    """
+    d = adapt.mean.shape[0]
+    cov = adapt.m2 / jnp.maximum(adapt.count - 1.0, 1.0)
+    cov = 0.5 * (cov + cov.T)
+    eps = 1e-10 * jnp.maximum(jnp.mean(jnp.diag(cov)), 1e-300)
+    chol = jnp.linalg.cholesky((2.38**2 / d) * (cov + eps * jnp.eye(d)))
+    usable = (adapt.count >= min_count) & jnp.all(jnp.isfinite(chol)) & jnp.all(jnp.diag(chol) > 0)
+    return jnp.where(usable, chol, previous)
+
+
 def default_scales(
     position: Float[Array, " dim"], first_factor: float = 0.1, second_factor: float = 0.01
 ) -> tuple[Float[Array, " dim"], Float[Array, " dim"]]:
@@ -335,6 +459,9 @@ def _check_scale(scale, name: str, dim: int | None = None) -> None:  # noqa: ANN
 # NumPyro adapter
 # ---------------------------------------------------------------------------------------
 
+#: Variants of `DelayedRejectionMH`: adaptive Gaussian (DRAM, default) and the paper's uniform.
+DRMH_VARIANTS: tuple[str, ...] = ("dram", "paper")
+
 DRMHKernelState = namedtuple(
     "DRMHKernelState",
     [
@@ -350,6 +477,10 @@ DRMHKernelState = namedtuple(
         "num_accept_1",
         "num_second_stage",
         "num_accept_2",
+        "proposal_chol",
+        "adapt_mean",
+        "adapt_m2",
+        "adapt_count",
         "rng_key",
     ],
 )
@@ -365,8 +496,15 @@ DRMHKernelState.__doc__ = """State of `DelayedRejectionMH` (a NumPyro kernel sta
 - **accept_prob_1**, **accept_prob_2** – ``α1``, ``α2`` of the last step (``α2 = 0`` if the
   first stage accepted).
 - **num_evals** – target evaluations of the last step for a sequential chain (1 or 2).
-- **first_scale**, **second_scale** – ``σ1``, ``σ2`` over the flattened latent vector.
+- **first_scale**, **second_scale** – ``σ1``, ``σ2`` over the flattened latent vector: the
+  half-widths of the uniform proposals (``variant="paper"``), or the standard deviations of the
+  current Gaussian proposals (``variant="dram"``, the square roots of the diagonals of ``C`` and
+  ``γ² C``).
 - **num_accept_1**, **num_second_stage**, **num_accept_2** – running counts (diagnostics).
+- **proposal_chol** – Cholesky factor of the first-stage covariance ``C`` (DRAM; the diagonal
+  ``σ1`` for the paper variant, unused there).
+- **adapt_mean**, **adapt_m2**, **adapt_count** – the running moments of the current warm-up
+  window (`DRAMAdaptation`), frozen after the warm-up.
 - **rng_key** – PRNG key.
 """
 
@@ -374,9 +512,17 @@ DRMHKernelState.__doc__ = """State of `DelayedRejectionMH` (a NumPyro kernel sta
 class DelayedRejectionMH(MCMCKernel):
     """Two-stage delayed-rejection Metropolis–Hastings as a NumPyro `MCMCKernel`.
 
-    Uniform proposals ``U[−σ1, σ1]`` then ``U[−σ2, σ2]`` around the current point, and the
-    Tierney–Mira second-stage acceptance (paper Algorithm 1, eqs. 23–24; see the module
-    docstring). No adaptation: warmup steps are plain burn-in.
+    Two variants (see the module docstring):
+
+    * ``variant="dram"`` (default): Gaussian proposals ``N(x, C)`` then ``N(x, γ² C)``, with
+      ``C`` adapted to the chain's warm-up draws and frozen afterwards (DRAM); the walk is in
+      NumPyro's unconstrained space by default.
+    * ``variant="paper"``: the paper's Algorithm 1 exactly: uniform proposals ``U[−σ1, σ1]``
+      then ``U[−σ2, σ2]`` around the current point with ``σ1 = 0.1·|init|``,
+      ``σ2 = 0.01·|init|`` by default, no adaptation (warmup steps are plain burn-in), on the
+      constrained values.
+
+    Both use the Tierney–Mira second-stage acceptance (eqs. 23–24).
 
     ```python
     mcmc = numpyro.infer.MCMC(DelayedRejectionMH(model), num_warmup=1000, num_samples=10**5,
@@ -389,20 +535,33 @@ class DelayedRejectionMH(MCMCKernel):
 
     - `model`: a NumPyro model with continuous latent sites (or ``None`` with `potential_fn`).
     - `first_scale`: ``σ1``: a float or an array over the flattened latent vector (in the space
-      of the walk, see `space`); default ``0.1·|init|`` (per chain).
-    - `second_scale`: ``σ2``; default ``0.01·|init|``.
+      of the walk, see `space`); default ``0.1·|init|`` (per chain). For DRAM the standard
+      deviations of the initial diagonal ``C`` (default ``0.1·max(|init|, 1)``), used until the
+      adaptation has enough draws.
+    - `second_scale`: paper variant: ``σ2``; default ``0.01·|init|``. Not used by DRAM (its
+      second stage is `second_stage_factor` times the first).
     - `potential_fn`: instead of a model, ``z ↦ −log π(z)`` on a pytree; ``init_params`` must
       then be passed to `MCMC.run`.
-    - `space`: ``"constrained"`` (default, as in the paper: the walk moves the latent values
+    - `space`: ``"constrained"`` (the paper's default: the walk moves the latent values
       themselves, proposals outside a site's support are rejected, no Jacobian) or
-      ``"unconstrained"`` (the walk moves NumPyro's unconstrained values; needed for supports
-      without interior such as simplexes). Ignored with `potential_fn`.
+      ``"unconstrained"`` (DRAM's default: the walk moves NumPyro's unconstrained values;
+      needed for supports without interior such as simplexes). Ignored with `potential_fn`.
     - `init_strategy`: NumPyro init strategy (e.g. ``init_to_value(values={"k": Y1})``).
+    - `variant`: ``"dram"`` (default) or ``"paper"``.
+    - `second_stage_factor`: DRAM's ``γ ∈ (0, 1]``; default 0.2.
+    - `adapt`: DRAM only: adapt ``C`` during the warm-up (default True; False keeps the initial
+      ``C``, i.e. plain Gaussian delayed rejection).
+    - `initial_covariance`: DRAM only: the initial ``C`` (before ``s_d`` scaling is *not*
+      applied: this is the proposal covariance itself), shape ``(dim, dim)`` over the flattened
+      latent vector, symmetric positive definite — e.g. ``2.38²/d`` times the inverse Hessian of
+      the potential at the starting point (a Laplace approximation, as mcmcstat's DRAM starts
+      from the least-squares fit's covariance). Default: diagonal from `first_scale`.
 
     **Raises:**
 
     - `ValueError` if neither or both of `model` and `potential_fn` are given, for an unknown
-      `space`, or for non-positive/non-finite scales.
+      `space` or `variant`, for non-positive/non-finite scales, for a `second_stage_factor`
+      outside ``(0, 1]``, or for `second_scale` with DRAM.
     """
 
     def __init__(
@@ -412,17 +571,54 @@ class DelayedRejectionMH(MCMCKernel):
         second_scale=None,  # noqa: ANN001
         *,
         potential_fn: Callable | None = None,
-        space: Literal["constrained", "unconstrained"] = "constrained",
+        space: Literal["constrained", "unconstrained"] | None = None,
         init_strategy: Callable | None = None,
+        variant: Literal["dram", "paper"] = "dram",
+        second_stage_factor: float = 0.2,
+        adapt: bool = True,
+        initial_covariance=None,  # noqa: ANN001
     ):
         from numpyro.infer.initialization import init_to_uniform
 
         if (model is None) == (potential_fn is None):
             raise ValueError("exactly one of model and potential_fn must be given")
+        if variant not in DRMH_VARIANTS:
+            raise ValueError(f"variant must be one of {DRMH_VARIANTS}, got {variant!r}")
+        if space is None:
+            space = "unconstrained" if variant == "dram" else "constrained"
         if space not in ("constrained", "unconstrained"):
             raise ValueError(f"space must be 'constrained' or 'unconstrained', got {space!r}")
         _check_scale(first_scale, "first_scale")
         _check_scale(second_scale, "second_scale")
+        if variant == "dram" and second_scale is not None:
+            raise ValueError(
+                "second_scale is the paper variant's σ2; DRAM's second stage is second_stage_factor "
+                "times the first (use variant='paper' for fixed uniform scales)"
+            )
+        try:
+            gamma = float(second_stage_factor)
+        except (TypeError, ValueError):
+            gamma = float("nan")
+        if not (0 < gamma <= 1):
+            raise ValueError(f"second_stage_factor must be in (0, 1], got {second_stage_factor!r}")
+        if initial_covariance is not None:
+            if variant != "dram":
+                raise ValueError("initial_covariance applies to variant='dram' only")
+            cov = np.asarray(initial_covariance, dtype=np.float64)
+            if cov.ndim != 2 or cov.shape[0] != cov.shape[1] or not np.all(np.isfinite(cov)):
+                raise ValueError(f"initial_covariance must be a finite square matrix, got shape {cov.shape}")
+            try:
+                self._initial_chol = np.linalg.cholesky(0.5 * (cov + cov.T))
+            except np.linalg.LinAlgError:
+                raise ValueError("initial_covariance must be symmetric positive definite") from None
+            if first_scale is not None:
+                raise ValueError("give either first_scale or initial_covariance, not both")
+        else:
+            self._initial_chol = None
+        self._variant = variant
+        self._gamma = gamma
+        self._adapt = bool(adapt)
+        self._num_warmup = 0
         self._model = model
         self._potential_fn = potential_fn
         self._first_scale = first_scale
@@ -445,6 +641,11 @@ class DelayedRejectionMH(MCMCKernel):
     def space(self) -> str:
         """Space of the random walk: ``"constrained"`` or ``"unconstrained"``."""
         return self._space
+
+    @property
+    def variant(self) -> str:
+        """``"dram"`` or ``"paper"``."""
+        return self._variant
 
     @property
     def sample_field(self) -> str:
@@ -499,6 +700,7 @@ class DelayedRejectionMH(MCMCKernel):
         from numpyro.util import is_prng_key
 
         model_kwargs = {} if model_kwargs is None else model_kwargs
+        self._num_warmup = int(num_warmup)
         vectorized = not is_prng_key(rng_key)
         if vectorized:
             rng_key, key_init = jnp.swapaxes(jax.vmap(jax.random.split)(rng_key), 0, 1)
@@ -520,13 +722,29 @@ class DelayedRejectionMH(MCMCKernel):
             dim = x.shape[0]
             _check_scale(self._first_scale, "first_scale", dim)
             _check_scale(self._second_scale, "second_scale", dim)
-            d1, d2 = default_scales(x)
+            if self._variant == "paper":
+                d1, d2 = default_scales(x)
+            else:
+                d1 = 0.1 * jnp.maximum(jnp.abs(x), 1.0)
+                d2 = self._gamma * d1
             s1 = d1 if self._first_scale is None else jnp.broadcast_to(
                 jnp.asarray(self._first_scale, jnp.float64), (dim,)
             )
             s2 = d2 if self._second_scale is None else jnp.broadcast_to(
                 jnp.asarray(self._second_scale, jnp.float64), (dim,)
             )
+            chol0 = jnp.diag(s1)
+            if self._variant == "dram":
+                if self._initial_chol is not None:
+                    if self._initial_chol.shape != (dim, dim):
+                        raise ValueError(
+                            f"initial_covariance must have shape ({dim}, {dim}) (the flattened latent "
+                            f"vector), got {self._initial_chol.shape}"
+                        )
+                    chol0 = jnp.asarray(self._initial_chol)
+                    s1 = jnp.sqrt(jnp.sum(chol0**2, axis=1))
+                s2 = self._gamma * s1
+            adapt = dram_adaptation_init(dim)
             logdensity = self._logdensity(unravel, model_args, model_kwargs)
             st = drmh_init(x, logdensity)
             zero_f = jnp.zeros((), jnp.float64)
@@ -544,6 +762,10 @@ class DelayedRejectionMH(MCMCKernel):
                 num_accept_1=zero_i,
                 num_second_stage=zero_i,
                 num_accept_2=zero_i,
+                proposal_chol=chol0,
+                adapt_mean=adapt.mean,
+                adapt_m2=adapt.m2,
+                adapt_count=adapt.count,
                 rng_key=key,
             )
 
@@ -568,10 +790,11 @@ class DelayedRejectionMH(MCMCKernel):
 
     def _init_from_model(self, key, init_params, model_args, model_kwargs, vectorized):  # noqa: ANN001, ANN202
         """``(make_z, z_input)`` with ``make_z(z_input)`` the initial ``z`` (traceable)."""
+        get_init = self._inspect_model(model_args, model_kwargs)
         if self._space == "unconstrained":
+            jax.eval_shape(get_init, key[0] if vectorized else key)  # rejects discrete sites clearly
             z = self._init_unconstrained(key, init_params, model_args, model_kwargs)
             return (lambda z: z), z
-        get_init = self._inspect_model(model_args, model_kwargs)
         if init_params is not None:
             jax.eval_shape(get_init, key[0] if vectorized else key)
             from numpyro.infer.util import constrain_fn
@@ -678,13 +901,16 @@ class DelayedRejectionMH(MCMCKernel):
         x = jnp.asarray(x, dtype=jnp.float64)
         logdensity = self._logdensity(unravel, model_args, model_kwargs)
         rng_key, key = jax.random.split(state.rng_key)
-        new, info = drmh_step(
-            key,
-            DRMHState(position=x, logdensity=-state.potential_energy),
-            logdensity,
-            state.first_scale,
-            state.second_scale,
-        )
+        current = DRMHState(position=x, logdensity=-state.potential_energy)
+        if self._variant == "paper":
+            new, info = drmh_step(key, current, logdensity, state.first_scale, state.second_scale)
+            chol, adapt = state.proposal_chol, DRAMAdaptation(state.adapt_mean, state.adapt_m2, state.adapt_count)
+        else:
+            draws = dram_draw(key, x.shape[0])
+            new, info = dram_transition(current, draws, logdensity, state.proposal_chol, self._gamma)
+            chol, adapt = self._adapt_step(state, new.position)
+        sd1 = jnp.sqrt(jnp.sum(chol**2, axis=1)) if self._variant == "dram" else state.first_scale
+        sd2 = self._gamma * sd1 if self._variant == "dram" else state.second_scale
         second = info.num_evals == 2
         return DRMHKernelState(
             i=state.i + 1,
@@ -694,13 +920,39 @@ class DelayedRejectionMH(MCMCKernel):
             accept_prob_1=info.first_accept_prob,
             accept_prob_2=info.second_accept_prob,
             num_evals=info.num_evals,
-            first_scale=state.first_scale,
-            second_scale=state.second_scale,
+            first_scale=sd1,
+            second_scale=sd2,
             num_accept_1=state.num_accept_1 + (info.stage == 1),
             num_second_stage=state.num_second_stage + second,
             num_accept_2=state.num_accept_2 + (info.stage == 2),
+            proposal_chol=chol,
+            adapt_mean=adapt.mean,
+            adapt_m2=adapt.m2,
+            adapt_count=adapt.count,
             rng_key=rng_key,
         )
+
+    def _adapt_step(self, state, position):  # noqa: ANN001, ANN202
+        """DRAM's adaptation after step ``state.i``: update the window's moments and ``C``.
+
+        Windows restart at 20% and 50% of the warm-up; ``C`` is re-estimated from the current
+        window once it holds ``max(20, 2 dim + 2)`` draws; nothing changes after the warm-up.
+        """
+        adapt = DRAMAdaptation(state.adapt_mean, state.adapt_m2, state.adapt_count)
+        if not self._adapt or self._num_warmup == 0:
+            return state.proposal_chol, adapt
+        W = self._num_warmup
+        dim = position.shape[0]
+        restart = (state.i == W // 5) | (state.i == W // 2)
+        adapt = jax.tree.map(
+            lambda fresh, old: jnp.where(restart, fresh, old), dram_adaptation_init(dim), adapt
+        )
+        warm = state.i < W
+        updated = dram_adaptation_update(adapt, position)
+        adapt = jax.tree.map(lambda a, b: jnp.where(warm, a, b), updated, adapt)
+        chol = dram_adapted_chol(adapt, state.proposal_chol, max(20, 2 * dim + 2))
+        chol = jnp.where(warm, chol, state.proposal_chol)
+        return chol, adapt
 
     def __getstate__(self):  # noqa: ANN204
         state = self.__dict__.copy()
@@ -709,17 +961,25 @@ class DelayedRejectionMH(MCMCKernel):
 
 
 __all__ = [
+    "DRAMAdaptation",
+    "DRMH_VARIANTS",
     "DRMHDraws",
     "DRMHInfo",
     "DRMHKernelState",
     "DRMHState",
     "DelayedRejectionMH",
     "default_scales",
+    "dram_adaptation_init",
+    "dram_adaptation_update",
+    "dram_adapted_chol",
+    "dram_draw",
+    "dram_transition",
     "drmh_draw",
     "drmh_init",
     "drmh_step",
     "drmh_transition",
     "first_stage_log_accept",
+    "gaussian_logpdf",
     "second_stage_log_accept",
     "uniform_box_logpdf",
 ]

@@ -153,6 +153,40 @@ class RateProblem(eqx.Module):
         eq_term = jnp.where(valid & q_ok & jnp.isfinite(eq_term), eq_term, jnp.inf)
         return misfit, eq_term
 
+    def residuals(self, K: Float[Array, " 8"]) -> Float[Array, " n"]:
+        """The residual vector ``r(K)`` with ``F(K) = ½ |r(K)|²`` (for least-squares solvers).
+
+        ``r = (√c_n (C(t_n; K) − Ĉ(t_n)))_{n, pair} ⊕ √(2a) (Q(K) − Q̂)`` with ``c_n`` the
+        trapezoid weights of the data grid, so that ``½|r|²`` is eq. (17) exactly. Where the
+        solve fails or a rate is invalid every entry is ``1e3`` (a finite, very large ``F``, so
+        that a Levenberg–Marquardt trust region rejects the step rather than breaking).
+
+        **Arguments:**
+
+        - `K`: rates, shape ``(8,)``, units 1 / model time.
+
+        **Returns:**
+
+        float64 vector of length ``3 × times + 4``.
+        """
+        check_rates(K)
+        K = jnp.asarray(K, dtype=jnp.float64)
+        valid = jnp.all(jnp.isfinite(K) & (K > 0))
+        K_safe = jnp.where(valid, K, 1.0)
+        traj = self.predict(K_safe)
+        ok = valid & traj.ok
+        C_model = jnp.where(ok, traj.C_pair, self.data.C_pair)
+        dt = jnp.diff(self.data.times)
+        c = 0.5 * (jnp.concatenate([dt, jnp.zeros(1)]) + jnp.concatenate([jnp.zeros(1), dt]))
+        r_traj = (jnp.sqrt(c)[:, None] * (C_model - self.data.C_pair)).reshape(-1)
+        Q = equilibrium_constants(K_safe)
+        Q_hat = self.equilibrium_target()
+        q_ok = jnp.all(jnp.isfinite(Q)) & jnp.all(jnp.isfinite(Q_hat))
+        r_eq = jnp.sqrt(2.0 * self.weight_a) * jnp.where(q_ok, Q - Q_hat, 0.0)
+        r = jnp.concatenate([r_traj, r_eq])
+        good = ok & q_ok & jnp.all(jnp.isfinite(r))
+        return jnp.where(good, r, 1e3)
+
     def loss(self, K: Float[Array, " 8"]) -> Float[Array, ""]:
         """``F(K)`` of eq. (17): float64 scalar, ``+inf`` on solver failure or invalid rates.
 

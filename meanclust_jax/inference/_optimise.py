@@ -1,10 +1,18 @@
-"""Multistart point estimate of the rates (problem (18); the initial point ``Y1`` of Algorithm 1).
+"""Point estimate of the rates (problem (18); the initial point ``Y1`` of Algorithm 1).
 
-Each start is a random positive ``K``; the minimisation runs in ``θ = log K`` (so rates stay
-positive) with Adam (optax) and a cosine-decayed learning rate, vectorised over starts with
-`jax.vmap`; gradients are forward-mode (`jax.jacfwd` with `diffrax.ForwardMode`). Evaluations that fail (``F = +inf``) are not taken as steps; every start keeps the
-best point it visited. The best over the starts is ``Y1``; the spread of the minima shows how
-ill-posed the problem is (paper Section V).
+`multistart`: each start is a random positive ``K``; the minimisation runs in ``θ = log K`` (so
+rates stay positive) with Adam (optax) and a cosine-decayed learning rate, vectorised over starts
+with `jax.vmap`; gradients are forward-mode (`jax.jacfwd` with `diffrax.ForwardMode`).
+Evaluations that fail (``F = +inf``) are not taken as steps; every start keeps the best point it
+visited. The best over the starts is ``Y1``; the spread of the minima shows how ill-posed the
+problem is (paper Section V).
+
+`polish`: first-order steps stop short of the minimum (the Hessian at the multistart's best can
+have negative eigenvalues), so ``Y1`` is refined by Levenberg–Marquardt (optimistix) on the
+residual vector ``r(θ)`` of ``F = ½|r|²`` (`RateProblem.residuals`), a second-order method for
+least squares, and `stationarity` reports the gradient norm and the Hessian spectrum on the
+identifiable subspace: a strict local minimum has a vanishing gradient and a positive definite
+Hessian there.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from .._precision import require_float64
 from ._loss import RateProblem
@@ -138,8 +146,12 @@ def _run(problem, starts, num_steps, learning_rate):  # noqa: ANN001, ANN202
     def f(theta):  # noqa: ANN001, ANN202
         return problem.loss(jnp.exp(theta))
 
-    # Forward mode (jvp over the 8 directions); the primal value comes out once as aux.
-    grad_and_value = jax.jacfwd(lambda th: (f(th), f(th)), has_aux=True)
+    def value_twice(theta):  # noqa: ANN001, ANN202
+        v = f(theta)
+        return v, v
+
+    # Forward mode (jvp over the 8 directions); the primal value of the same solve is the aux.
+    grad_and_value = jax.jacfwd(value_twice, has_aux=True)
 
     def one(K0):  # noqa: ANN001, ANN202
         theta0 = jnp.log(K0)
@@ -168,4 +180,171 @@ def _run(problem, starts, num_steps, learning_rate):  # noqa: ANN001, ANN202
     return jax.vmap(one)(starts)
 
 
-__all__ = ["MultistartResult", "multistart"]
+class PolishResult(eqx.Module):
+    """Result of `polish`.
+
+    **Fields:**
+
+    - `rates`: the polished ``Y1``, shape ``(8,)``, units 1 / model time.
+    - `loss`: ``F`` there, scalar.
+    - `initial_loss`: ``F`` at the starting point.
+    - `num_steps`: Levenberg–Marquardt steps taken.
+    - `success`: whether optimistix reported convergence (its ``rtol``/``atol`` on steps and
+      ``F``); see `stationarity` for the gradient and Hessian.
+    """
+
+    rates: Float[Array, " 8"]
+    loss: Float[Array, ""]
+    initial_loss: Float[Array, ""]
+    num_steps: Int[Array, ""]
+    success: Bool[Array, ""]
+
+
+def polish(
+    problem: RateProblem,
+    K0: Float[Array, " 8"],
+    *,
+    rtol: float = 1e-10,
+    atol: float = 1e-12,
+    max_steps: int = 200,
+) -> PolishResult:
+    """Refine rates ``K0`` to a local minimum of ``F`` by Levenberg–Marquardt in ``θ = log K``.
+
+    Uses `optimistix.least_squares` with `optimistix.LevenbergMarquardt` on the residuals of
+    `RateProblem.residuals`, forward-mode Jacobians (`diffrax.ForwardMode`). The result is kept
+    only if it lowers ``F``.
+
+    **Arguments:**
+
+    - `problem`: the `RateProblem`.
+    - `K0`: starting rates, shape ``(8,)``, positive (e.g. `MultistartResult.best`).
+    - `rtol`, `atol`: optimistix tolerances on the step and the loss (``> 0``).
+    - `max_steps`: bound on the number of steps, ``>= 1``.
+
+    **Returns:**
+
+    A `PolishResult`.
+
+    **Raises:**
+
+    - `ValueError` for non-positive or non-finite ``K0`` or settings out of range.
+    """
+    K0 = np.asarray(K0, dtype=np.float64)
+    if K0.shape != (8,) or not np.all(np.isfinite(K0)) or np.any(K0 <= 0):
+        raise ValueError(f"K0 must be 8 finite rates in (0, inf), got {K0.tolist()}")
+    for name, tol in (("rtol", rtol), ("atol", atol)):
+        if not (np.isfinite(tol) and tol > 0):
+            raise ValueError(f"{name} must be a finite number > 0, got {tol!r}")
+    if isinstance(max_steps, bool) or int(max_steps) != max_steps or max_steps < 1:
+        raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
+    return _polish(problem.forward_mode(), jnp.asarray(K0), float(rtol), float(atol), int(max_steps))
+
+
+@eqx.filter_jit
+def _polish(problem, K0, rtol, atol, max_steps):  # noqa: ANN001, ANN202
+    import optimistix as optx
+
+    def residuals(theta, _):  # noqa: ANN001, ANN202
+        return problem.residuals(jnp.exp(theta))
+
+    theta0 = jnp.log(K0)
+    sol = optx.least_squares(
+        residuals, optx.LevenbergMarquardt(rtol=rtol, atol=atol), theta0,
+        max_steps=max_steps, throw=False,
+    )
+    F0 = problem.loss(K0)
+    K1 = jnp.exp(sol.value)
+    F1 = problem.loss(K1)
+    better = jnp.isfinite(F1) & (F1 <= F0)
+    return PolishResult(
+        rates=jnp.where(better, K1, K0),
+        loss=jnp.where(better, F1, F0),
+        initial_loss=F0,
+        num_steps=jnp.asarray(sol.stats["num_steps"]),
+        success=sol.result == optx.RESULTS.successful,
+    )
+
+
+class Stationarity(eqx.Module):
+    """First- and second-order conditions of a point estimate, in log-rates ``θ = log K``.
+
+    In log-rates the derivatives are scale free (a unit step is a change of a rate by a factor
+    ``e``). The *identifiable subspace* is spanned by the eigenvectors of the Gauss–Newton matrix
+    ``JᵀJ`` (``J = ∂r/∂θ``) whose eigenvalues exceed ``rank_rtol`` times the largest: the
+    directions in which the data (and the equilibrium term) change ``F`` at all.
+
+    **Fields:**
+
+    - `loss`: ``F`` at the point.
+    - `gradient`: ``∂F/∂θ``, shape ``(8,)``.
+    - `gradient_norm`: its Euclidean norm.
+    - `hessian_eigenvalues`: eigenvalues of ``∂²F/∂θ²``, ascending, shape ``(8,)``.
+    - `gauss_newton_eigenvalues`: eigenvalues of ``JᵀJ``, ascending, shape ``(8,)``.
+    - `identifiable_basis`: orthonormal basis of the identifiable subspace, shape ``(8, r)``
+      (columns; as a NumPy array).
+    - `restricted_hessian_eigenvalues`: eigenvalues of the Hessian restricted to that subspace
+      (``Bᵀ H B``), ascending, shape ``(r,)``.
+    - `is_strict_minimum`: gradient norm ``≤ gtol·(1 + F)`` and every restricted eigenvalue
+      ``> 0``.
+    """
+
+    loss: float
+    gradient: np.ndarray
+    gradient_norm: float
+    hessian_eigenvalues: np.ndarray
+    gauss_newton_eigenvalues: np.ndarray
+    identifiable_basis: np.ndarray
+    restricted_hessian_eigenvalues: np.ndarray
+    is_strict_minimum: bool
+
+
+def stationarity(
+    problem: RateProblem, K: Float[Array, " 8"], *, rank_rtol: float = 1e-8, gtol: float = 1e-6
+) -> Stationarity:
+    """Gradient norm and Hessian spectrum (full and on the identifiable subspace) of ``F`` at ``K``.
+
+    **Arguments:**
+
+    - `problem`: the `RateProblem`.
+    - `K`: positive rates, shape ``(8,)``.
+    - `rank_rtol`: relative eigenvalue threshold of ``JᵀJ`` defining the identifiable subspace.
+    - `gtol`: gradient tolerance of `Stationarity.is_strict_minimum` (relative to ``1 + F``).
+
+    **Returns:**
+
+    A `Stationarity` (NumPy values).
+
+    **Raises:**
+
+    - `ValueError` for non-positive or non-finite ``K``.
+    """
+    K = np.asarray(K, dtype=np.float64)
+    if K.shape != (8,) or not np.all(np.isfinite(K)) or np.any(K <= 0):
+        raise ValueError(f"K must be 8 finite rates in (0, inf), got {K.tolist()}")
+    F, g, H, J = (np.asarray(a) for a in _derivatives(problem.forward_mode(), jnp.log(jnp.asarray(K))))
+    H = 0.5 * (H + H.T)
+    w_gn, V_gn = np.linalg.eigh(J.T @ J)
+    keep = w_gn > rank_rtol * max(float(w_gn[-1]), 1e-300)
+    B = V_gn[:, keep]
+    restricted = np.linalg.eigvalsh(B.T @ H @ B) if B.shape[1] else np.zeros(0)
+    gnorm = float(np.linalg.norm(g))
+    strict = bool(np.isfinite(F) and gnorm <= gtol * (1.0 + abs(float(F))) and np.all(restricted > 0))
+    return Stationarity(
+        loss=float(F), gradient=g, gradient_norm=gnorm, hessian_eigenvalues=np.linalg.eigvalsh(H),
+        gauss_newton_eigenvalues=w_gn, identifiable_basis=B, restricted_hessian_eigenvalues=restricted,
+        is_strict_minimum=strict,
+    )
+
+
+@eqx.filter_jit
+def _derivatives(problem, theta):  # noqa: ANN001, ANN202
+    def f(th):  # noqa: ANN001, ANN202
+        return problem.loss(jnp.exp(th))
+
+    grad = jax.jacfwd(f)
+    hess = jax.jacfwd(grad)
+    J = jax.jacfwd(lambda th: problem.residuals(jnp.exp(th)))(theta)
+    return f(theta), grad(theta), hess(theta), J
+
+
+__all__ = ["MultistartResult", "PolishResult", "Stationarity", "multistart", "polish", "stationarity"]
