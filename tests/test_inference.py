@@ -52,6 +52,10 @@ def test_grad_matches_central_differences(closure_name, getkey):  # noqa: ANN001
     problem = make_problem(data, closure, weight_a=0.3, solver=diffrax.Tsit5(), rtol=1e-11,
                            atol=1e-13)
     K = jax.random.uniform(getkey(), (8,), minval=0.1, maxval=1.0, dtype=jnp.float64)
+    if closure_name == "sa":
+        # α1, α2 > 0: the SA trajectory relaxes inside [0, 1] (outside it the closed system's
+        # field is continued on the clipped state, which has a kink at the boundary).
+        K = K.at[jnp.array([2, 3, 6, 7])].multiply(0.05)
     h = 1e-5
 
     @jax.jit
@@ -190,3 +194,79 @@ def test_multistart_finds_low_loss_and_is_deterministic():
     assert res.spread.shape == (8,)
     again = multistart(problem, key, num_starts=4, num_steps=60)
     np.testing.assert_array_equal(np.asarray(again.minima), np.asarray(res.minima))
+
+
+def _ordered_data() -> PairData:
+    """Pairs of an ordering run at x = 1/3 whose C-- reaches exactly 0 (as the engine's data do)."""
+    traj = solve_pairs(jnp.array([0.3, 0.2, 0.05, 0.04, 1e-6, 1e-6, 0.6, 0.3]), PairApproximation(),
+                       C_SINGLE, C_PAIR0, TS, solver=diffrax.Tsit5(), rtol=1e-10, atol=1e-12)
+    C = np.array(traj.C_pair)
+    C[-5:, 1] = 0.0  # C-- = 0 at the last records
+    C[-5:, 2] = (1 - C[-5:, 0]) / 2
+    return PairData(TS, C_SINGLE, C)
+
+
+EXTREME_RATES = [
+    np.tile([1e-12, 1e6], 4),
+    np.full(8, 1e6),
+    np.full(8, 1e12),
+    np.full(8, 1e-12),
+    np.array([0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0]),
+    np.array([1e3, 1e-9, 5.0, 1e-9, 1e3, 1e-9, 5.0, 1e-9]),
+]
+
+
+@pytest.mark.parametrize("which", ["pa-smooth", "pa-ordered", "oa-ordered"])
+def test_loss_and_gradients_finite_at_extreme_rates(which, getkey):  # noqa: ANN001
+    """Regression (issue 14): ``jax.grad(problem.loss)`` was NaN where F was finite and raised
+    ``JaxRuntimeError`` (lineax, non-finite linear systems of the implicit fallback) at K = 1e12,
+    on data with C-- = 0 and K = 1e6. Now: F finite ⇒ both gradients finite; F = +inf ⇒ zero
+    gradient; never an exception."""
+    closure = _oa(getkey()) if which.startswith("oa") else PairApproximation()
+    data = _data(PairApproximation()) if which == "pa-smooth" else _ordered_data()
+    problem = make_problem(data, closure)
+    rng = np.random.default_rng(0)
+    rates = EXTREME_RATES + [np.exp(rng.uniform(np.log(1e-12), np.log(1e12), 8)) for _ in range(6)]
+    fwd = problem.forward_mode()
+    value = jax.jit(lambda k: problem.loss(k))
+    grad_rev = jax.jit(jax.grad(lambda k: problem.loss(k)))
+    grad_fwd = jax.jit(jax.jacfwd(lambda k: fwd.loss(k)))
+    for K in rates:
+        F = float(value(K))
+        for g in (np.asarray(grad_rev(K)), np.asarray(grad_fwd(K))):
+            assert not np.any(np.isnan(g)), (K, F, g)
+            if np.isfinite(F):
+                assert np.all(np.isfinite(g)), (K, F, g)
+            else:
+                assert F == np.inf and np.all(g == 0), (K, F, g)
+
+
+def test_loss_does_not_depend_on_how_it_is_compiled():
+    """Regression (issue 14): F(1e6) was +inf eagerly and under filter_jit but finite under
+    ``jax.jit(lambda k: p.loss(k))`` (which solver branch ran depended on the compilation)."""
+    problem = make_problem(_ordered_data(), PairApproximation())
+    for K in EXTREME_RATES[:3] + [np.asarray(K_TRUE)]:
+        K = jnp.asarray(K)
+        eager = float(problem.loss(K))
+        filtered = float(eqx.filter_jit(problem.loss)(K))
+        closed = float(jax.jit(lambda k: problem.loss(k))(K))
+        np.testing.assert_allclose([filtered, closed], eager, rtol=1e-9)
+
+
+@pytest.mark.parametrize("bad", [dict(rtol=-1.0), dict(atol=-1.0), dict(rtol=0.0), dict(atol=np.nan),
+                                 dict(rtol=2.0), dict(solver="kvaerno")])
+def test_bad_solver_settings_are_refused(bad):  # noqa: ANN001
+    """Regression (issue 14): ``rtol=-1`` gave F = 826.8 and ``atol=-1`` F = 448.9, silently."""
+    data = _data(PairApproximation())
+    name = next(iter(bad))
+    with pytest.raises(ValueError, match=name):
+        make_problem(data, PairApproximation(), **bad)
+    if name != "solver":
+        with pytest.raises(ValueError, match=name):
+            solve_pairs(K_TRUE, PairApproximation(), C_SINGLE, C_PAIR0, TS, **bad)
+
+
+def test_pure_phase_data_refused():
+    n = TS.shape[0]
+    with pytest.raises(ValueError, match=r"C_single must lie in \(0, 1\]"):
+        PairData(TS, jnp.array([1.0, 0.0]), np.tile([1.0, 0.0, 0.0], (n, 1)))

@@ -62,9 +62,17 @@ class PairData(eqx.Module):
             raise ValueError(
                 f"C_pair_replicas must have shape (replicas, {n}, 3), got {np.shape(C_pair_replicas)}"
             )
-        for name, value in (("C_pair", C_pair), ("C_single", C_single), ("C_pair_replicas", C_pair_replicas)):
+        for name, value in (("C_pair", C_pair), ("C_pair_replicas", C_pair_replicas)):
             if value is not None and not isinstance(value, jax.core.Tracer):
                 check_concentrations(name, value)
+        if not isinstance(C_single, jax.core.Tracer):
+            # Both species present: the closures divide by C_+ and C_- (a pure phase has no
+            # pair dynamics, and the pair approximation would be 0/0 there).
+            check_concentrations("C_single", C_single, positive=True)
+            if np.any(np.asarray(C_single, dtype=np.float64) >= 1):
+                raise ValueError(
+                    f"C_single must lie in (0, 1) (both species present), got {np.asarray(C_single).tolist()}"
+                )
         if C_pair_se is not None and not isinstance(C_pair_se, jax.core.Tracer):
             se = np.asarray(C_pair_se, dtype=np.float64)
             if not np.all(np.isfinite(se)) or np.any(se < 0):

@@ -9,7 +9,17 @@ integral is the trapezoid rule on the data's time grid (the model is saved exact
 
 A solver failure (``max_steps`` reached, non-finite solution), a negative or non-finite rate,
 or a zero denominator rate gives ``F = +inf``, never a NaN and never an exception inside
-`jax.jit`.
+`jax.jit`; there the gradient (reverse and forward mode) is zero. Where ``F`` is finite its
+gradient is finite.
+
+**Solver.** ``F`` is a differentiable objective, so the closed system is solved by an
+*explicit* method: ``solver="auto"`` means `diffrax.Tsit5` with the problem's ``max_steps``.
+Rates so large that the system is stiffer than the step budget allows (relaxation far faster
+than the data's time resolution) give ``F = +inf``: derivatives through an implicit solver's
+Newton iterations are not reliable there (lineax raises on the non-finite linear systems of
+rejected steps), and a value that depended on which solver branch ran made ``F`` depend on how
+it was compiled. An implicit solver can still be passed explicitly (values; gradients at
+your risk), and `meanclust_jax.ode.solve_pairs` keeps its stiff fallback for simulation.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from ..closures import AbstractClosure
 from ..ode import (
     PairTrajectory,
     check_rates,
+    check_tolerances,
     closure_equilibrium_constants,
     equilibrium_constants,
     solve_pairs,
@@ -51,8 +62,10 @@ class RateProblem(eqx.Module):
     - `weight_a`: the weight ``a ≥ 0`` of the equilibrium term of eq. (17), float64 scalar.
     - `Q_hat`: optional fixed ``Q̂``, shape ``(4,)``; ``None`` computes it from the closure at
       the data's last time.
-    - `solver`: ``"auto"`` or a diffrax solver (see `meanclust_jax.ode.solve_pairs`).
-    - `rtol`, `atol`, `max_steps`: solver settings.
+    - `solver`: ``"auto"`` (explicit `diffrax.Tsit5`, see the module docstring) or a diffrax
+      solver instance.
+    - `rtol`, `atol`: tolerances of the step-size controller, each in ``(0, 1)``.
+    - `max_steps`: the step budget (``>= 1``); beyond it ``F = +inf``.
     - `adjoint`: diffrax adjoint of the solve; ``None`` (default) is
       `diffrax.RecursiveCheckpointAdjoint` (reverse mode: `jax.grad`). `forward_mode` switches
       to `diffrax.ForwardMode` for `jax.jacfwd`, which for the eight rates is about twice as
@@ -84,6 +97,14 @@ class RateProblem(eqx.Module):
         if self.Q_hat is not None and np.shape(self.Q_hat) != (4,):
             raise ValueError(f"Q_hat must have shape (4,), got {np.shape(self.Q_hat)}")
         check_int(self.max_steps, "max_steps", minimum=1)
+        check_tolerances(self.rtol, self.atol)
+        if not (isinstance(self.solver, diffrax.AbstractSolver) or self.solver == "auto"):
+            raise ValueError(f"solver must be 'auto' or a diffrax solver instance, got {self.solver!r}")
+
+    @property
+    def loss_solver(self) -> diffrax.AbstractSolver:
+        """The solver `predict` and `loss` use: `diffrax.Tsit5` for ``"auto"``, else `solver`."""
+        return diffrax.Tsit5() if isinstance(self.solver, str) else self.solver
 
     def equilibrium_target(self) -> Float[Array, " 4"]:
         """``Q̂``: the closure's equilibrium ratios at the data's final pairs (or `Q_hat`)."""
@@ -100,7 +121,7 @@ class RateProblem(eqx.Module):
 
         **Returns:**
 
-        A `meanclust_jax.ode.PairTrajectory` on ``data.times``.
+        A `meanclust_jax.ode.PairTrajectory` on ``data.times`` (solved with `loss_solver`).
         """
         return solve_pairs(
             K,
@@ -108,7 +129,7 @@ class RateProblem(eqx.Module):
             self.data.C_single,
             self.data.C_pair[0],
             self.data.times,
-            solver=self.solver,
+            solver=self.loss_solver,
             rtol=self.rtol,
             atol=self.atol,
             max_steps=self.max_steps,
@@ -203,7 +224,9 @@ class RateProblem(eqx.Module):
         - `ValueError` for concrete negative or non-finite rates or a wrong shape.
         """
         misfit, eq_term = self.loss_terms(K)
-        return misfit + eq_term
+        ok = jnp.isfinite(misfit) & jnp.isfinite(eq_term)
+        # +inf with a zero gradient (not the finite gradient of the other term) where F = +inf.
+        return jnp.where(ok, misfit + eq_term, jnp.inf)
 
     def __call__(self, K: Float[Array, " 8"]) -> Float[Array, ""]:
         """Same as `loss`."""

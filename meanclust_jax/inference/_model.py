@@ -318,24 +318,21 @@ def _gaussian_rate_model(
 
 
 def sampling_problem(problem: RateProblem) -> RateProblem:
-    """The problem as the samplers evaluate it: ``solver="auto"`` becomes explicit.
+    """The problem as the samplers evaluate it: a step budget of at most `AUTO_EXPLICIT_STEPS`.
 
-    Chains run vectorised, and under `jax.vmap` the ``"auto"`` solver would evaluate its
-    implicit fallback at every step; the posterior models therefore solve with `diffrax.Tsit5`
-    and a budget of ``min(max_steps, AUTO_EXPLICIT_STEPS)`` steps. Rates at which the explicit
-    solve fails (stiff: far faster than the data, beyond the priors' upper bounds) get zero
+    Chains run vectorised, so a proposal at which the explicit solve fails (rates far beyond
+    the priors' upper bounds, stiffer than the data can resolve) would make every chain wait for
+    the whole step budget; with ``solver="auto"`` (explicit Tsit5, see `RateProblem`) the
+    samplers cap it at ``min(max_steps, AUTO_EXPLICIT_STEPS)`` steps. Such rates get zero
     posterior density. A problem with an explicit solver instance is used as it is.
     """
     import dataclasses
-
-    import diffrax
 
     from ..ode import AUTO_EXPLICIT_STEPS
 
     if not isinstance(problem.solver, str):
         return problem
-    return dataclasses.replace(problem, solver=diffrax.Tsit5(),
-                               max_steps=min(problem.max_steps, AUTO_EXPLICIT_STEPS))
+    return dataclasses.replace(problem, max_steps=min(problem.max_steps, AUTO_EXPLICIT_STEPS))
 
 
 def default_combination_bounds(data: PairData) -> tuple[float, float]:

@@ -20,6 +20,7 @@ from ._system import (
     PairTrajectory as PairTrajectory,
     check_rates as check_rates,
     check_times as check_times,
+    check_tolerances as check_tolerances,
     closure_equilibrium_constants as closure_equilibrium_constants,
     equilibrium_constants as equilibrium_constants,
     pair_rhs as pair_rhs,

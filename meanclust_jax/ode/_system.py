@@ -27,7 +27,7 @@ from jaxtyping import Array, Bool, Float, Int
 
 from .._labels import TRIPLET_INDEX
 from .._precision import require_float64
-from .._validate import check_int
+from .._validate import check_float, check_int
 from ..closures import AbstractClosure
 
 #: Names of the eight reaction rates of paper Figs. 5 and 6, in the order of ``K``.
@@ -94,6 +94,16 @@ def check_times(ts, name: str = "ts") -> None:  # noqa: ANN001
             raise ValueError(f"{name} must be finite times, got non-finite values")
         if np.any(np.diff(arr) <= 0):
             raise ValueError(f"{name} must be strictly increasing")
+
+
+def check_tolerances(rtol: float, atol: float) -> None:
+    """Validate the solver tolerances: finite numbers in ``(0, 1)``.
+
+    **Raises:** `ValueError` naming ``rtol`` or ``atol`` and the allowed range (a negative
+    tolerance used to be accepted and silently changed the solution).
+    """
+    check_float(rtol, "rtol", minimum=0.0, maximum=1.0, open_min=True, open_max=True)
+    check_float(atol, "atol", minimum=0.0, maximum=1.0, open_min=True, open_max=True)
 
 
 def pair_rhs(
@@ -208,24 +218,25 @@ class PairTrajectory(eqx.Module):
     ok: Bool[Array, ""]
 
 
-#: Where the closed system's right-hand side is not finite, it is evaluated at the state clipped
-#: into ``[PAIR_FLOOR, 1]`` instead (see `_vector_field`).
+#: The closed system is evaluated on the state clipped into ``[PAIR_FLOOR, 1]`` (see `_vector_field`).
 PAIR_FLOOR: float = 1e-12
 
 
 def _vector_field(t, y, args):  # noqa: ANN001, ANN202
-    """Eq. (8), made finite everywhere without changing it where it is finite.
+    """Eq. (8) on the physical range, continued finitely outside it (one closure evaluation).
 
-    A fractional power of a negative or infinite trial state (a stage of a stiff solver, or a
-    blow-up at extreme rates) makes eq. (8) NaN, and an implicit solver's linear solve *raises*
-    on non-finite input even with ``throw=False``. There (only there) the closure is evaluated
-    on ``clip(y, PAIR_FLOOR, 1)``, so such solves end as ordinary failures (step rejections,
-    the step budget) and the loss reports ``+inf``. The choice of state is made on stopped
-    gradients, so derivatives never pass through a non-finite branch.
+    Pair concentrations lie in ``[0, 1]``; a trial state of a solver (a Runge–Kutta stage, a
+    Newton iterate of a stiff solver, a blow-up at extreme rates) can leave that range, where a
+    fractional power of a negative number makes eq. (8) NaN and an implicit solver's linear solve
+    *raises* even with ``throw=False``. The closure is therefore always evaluated on
+    ``clip(y, PAIR_FLOOR, 1)`` (NaN entries replaced by the floor): inside
+    ``[PAIR_FLOOR, 1]³`` this is eq. (8) exactly; outside, the field is finite and continuous, so
+    a solve that leaves the range ends as an ordinary failure (step rejections, the step
+    budget) and the loss reports ``+inf``. (Before, the closure was evaluated twice per
+    right-hand side to clip only where the field was not finite.)
     """
     K, closure, C_single = args
-    raw = jax.lax.stop_gradient(pair_rhs(K, closure, C_single, y))
-    state = jnp.where(jnp.all(jnp.isfinite(raw)), y, jnp.clip(y, PAIR_FLOOR, 1.0))
+    state = jnp.clip(jnp.where(jnp.isnan(y), PAIR_FLOOR, y), PAIR_FLOOR, 1.0)
     return pair_rhs(K, closure, C_single, state)
 
 
@@ -316,6 +327,7 @@ def solve_pairs(
     if np.shape(C_single) != (2,):
         raise ValueError(f"C_single must have shape (2,) = (C_+, C_-), got {np.shape(C_single)}")
     max_steps = check_int(max_steps, "max_steps", minimum=1)
+    check_tolerances(rtol, atol)
     if not (isinstance(solver, diffrax.AbstractSolver) or (isinstance(solver, str) and solver == "auto")):
         raise ValueError(f"solver must be 'auto' or a diffrax solver instance, got {solver!r}")
     K = jnp.asarray(K, dtype=jnp.float64)
@@ -358,6 +370,7 @@ __all__ = [
     "RATE_NAMES",
     "check_rates",
     "check_times",
+    "check_tolerances",
     "closure_equilibrium_constants",
     "equilibrium_constants",
     "pair_rhs",
