@@ -1,11 +1,11 @@
-"""Annealing trajectories as `xarray.Dataset` (SPEC §4), their netCDF files, and the one
+"""Annealing trajectories as `xarray.Dataset` (docs/model.md §4), their netCDF files, and the one
 validated reader of their concentrations (`read_trajectories`, `Trajectories`) used by the
 closures, the inference, the reports and the command line.
 
 Layout (a leading ``replica`` dimension when several replicas run):
 
 * coordinates ``time`` (sweeps), ``species = ['+','-']``, ``pair = ['++','--','+-']``,
-  ``triplet`` (the 16 labels of SPEC §4 in order), ``orientation = ['v0','v1','v2']``;
+  ``triplet`` (the 16 labels of docs/model.md §4 in order), ``orientation = ['v0','v1','v2']``;
 * ``temperature(time)`` (energy units, ``k_B = 1``), ``energy(time)`` (per site),
   ``acceptance(time)`` (fraction of the swaps attempted since the previous record that were
   accepted and changed the configuration; NaN at ``time = 0``), ``C_single(time, species)``,
@@ -210,7 +210,7 @@ class Trajectories:
     - `times`: ``(n,)`` recorded times (sweeps), strictly increasing, ``n ≥ 2``.
     - `C_single`: ``(R, n, 2)`` ordered ``(C_+, C_-)``, in ``(0, 1]``.
     - `C_pair`: ``(R, n, 3)`` ordered ``(C_++, C_--, C_+-)``, in ``[0, 1]``.
-    - `C_triplet`: ``(R, n, 16)`` in SPEC §4 order, in ``[0, 1]``, or ``None`` when not read.
+    - `C_triplet`: ``(R, n, 16)`` in docs/model.md §4 order, in ``[0, 1]``, or ``None`` when not read.
     - `weights`: ``(n,)`` trapezoid weights of ``(1/T) ∫ dt`` (`trapezoid_weights`).
     - `batch_dims`, `batch_shape`, `batch_coords`: the dimensions flattened into ``R`` (e.g.
       ``("replica",)``), their sizes and coordinate values; empty for a single trajectory.

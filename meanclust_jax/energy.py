@@ -1,4 +1,4 @@
-"""Lattice energy: triangle/bond Hamiltonians and local energy changes of swaps (SPEC §2).
+"""Lattice energy: triangle/bond Hamiltonians and local energy changes of swaps (docs/model.md §2).
 
 The energy of a configuration is a sum over the ``2N`` elementary triangles (one oxygen over
 each) of a triangle energy that depends only on how many ``-`` (Li) sites the triangle holds,
@@ -28,7 +28,7 @@ from .lattice import NEIGHBOUR_VECTORS, TriangularLattice
 
 @dataclasses.dataclass(frozen=True)
 class TriangleBondHamiltonian:
-    """General triangle/bond energy table (SPEC §2).
+    """General triangle/bond energy table (docs/model.md §2).
 
     **Arguments:**
 
@@ -79,7 +79,7 @@ def _check_table(name: str, values: object, n: int) -> None:
 
 @dataclasses.dataclass(frozen=True, init=False)
 class ChargeNeutralityHamiltonian(TriangleBondHamiltonian):
-    """Harris et al.'s local charge neutrality at oxygen, the paper's energy (SPEC §2).
+    """Harris et al.'s local charge neutrality at oxygen, the paper's energy (docs/model.md §2).
 
     ``ε[n] = (V_O(n) - target_valence)^2``, ``V_O(n) = ((3 - n) q_+ + n q_-) / coordination
     + lithium_layer``, where ``n`` is the number of ``-`` sites of the triangle.
@@ -211,7 +211,7 @@ def energy_from_counts(
 
 
 def total_energy(sigma: Configuration, hamiltonian: TriangleBondHamiltonian) -> Float[Array, " *batch"]:
-    """Total energy ``E(σ)`` of SPEC §2 (energy units), float64 if x64 is on.
+    """Total energy ``E(σ)`` of docs/model.md §2 (energy units), float64 if x64 is on.
 
     **Arguments:**
 
@@ -231,7 +231,7 @@ def swap_energy_change(
 ) -> float:
     """Energy change ``dE`` of swapping the species of two sites, computed locally.
 
-    Only the triangles and bonds holding ``i`` or ``j`` are visited (SPEC §3). The swap of
+    Only the triangles and bonds holding ``i`` or ``j`` are visited (docs/model.md §3). The swap of
     equal species has ``dE = 0``. This is the plain, readable version used by tests and the
     sequential reference; the engines use vectorised versions of the same sums.
 

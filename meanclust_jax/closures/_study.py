@@ -33,7 +33,7 @@ def cross_stoichiometry_study(
 
     The paper's study (Section VI.C): OA calibrated at ``x = 1/3`` (and ``1/2``) with hard and
     soft regularisation, PA and SA, each evaluated by ``ℰ`` (eq. (30)) on the trajectories of
-    the ten compositions of SPEC §1; the paper reports that SA improves on PA by 36.13% when
+    the ten compositions of docs/model.md §1; the paper reports that SA improves on PA by 36.13% when
     averaged over compositions.
 
     **Arguments:**

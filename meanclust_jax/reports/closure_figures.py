@@ -119,7 +119,7 @@ def plot_closure_errors(
 
     **Arguments:**
 
-    - `errors`: mapping from a closure label to 16 values of ``J_τ`` (SPEC §4 order), e.g. the
+    - `errors`: mapping from a closure label to 16 values of ``J_τ`` (docs/model.md §4 order), e.g. the
       `xarray.DataArray` of `closure_errors`.
     - `path`: output file.
     - `title`: optional title.

@@ -6,7 +6,7 @@ in the report with its caption.
 
 from __future__ import annotations
 
-#: Figure files of SPEC §8, in report order: key → (file name, caption).
+#: Figure files of docs/model.md §8, in report order: key → (file name, caption).
 FIGURES: dict[str, tuple[str, str]] = {
     "fig2": ("fig02_anneal_history.png", "Temperature, energy per site and pair concentrations "
              "against time at x = 1/3 (paper Fig. 2); shading: range over replicas."),

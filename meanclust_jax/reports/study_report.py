@@ -13,7 +13,7 @@ Layout of a study folder::
     trajectories/x<x>.nc    annealing trajectories, one per composition (netCDF)
     closures/<name>.json    fitted optimal closures; closures/study.nc: errors J_τ and ℰ
     posteriors/<closure>.<sampler>.nc   ArviZ InferenceData (netCDF)
-    figures/*.png           the figures of SPEC §8
+    figures/*.png           the figures of docs/model.md §8
     report.md, report.html
 """
 

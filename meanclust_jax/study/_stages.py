@@ -253,7 +253,7 @@ def inference_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> di
 # --------------------------------------------------------------------------- figures
 
 def figures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict[str, Any]:  # noqa: ARG001
-    """Draw every figure of SPEC §8 from the files of the earlier stages into ``figures/``."""
+    """Draw every figure of docs/model.md §8 from the files of the earlier stages into ``figures/``."""
     from .._io import load_netcdf
     from ..closures import PairApproximation, load_closure
     from ..inference import load_posterior
