@@ -35,18 +35,24 @@ class TriangleBondHamiltonian:
     - `triangle_energy`: 4 floats ``ε[n]``, the energy of a triangle holding ``n = 0..3``
       ``-`` sites (energy units).
     - `bond_energy`: 3 floats ``J`` for bonds ``++``, ``--``, ``+-`` (default zero).
+    - `energy_units`: the units of these energies (and so of temperatures, ``k_B = 1``), a
+      UDUNITS string recorded in the trajectories' CF metadata, e.g. ``"eV"``; default ``"1"``
+      (dimensionless, as the charge-neutrality energy).
 
     **Raises:**
 
-    - `ValueError` if the tables have the wrong length or are not finite.
+    - `ValueError` if the tables have the wrong length or are not finite, or `energy_units` is
+      not a non-empty string.
     """
 
     triangle_energy: tuple[float, float, float, float]
     bond_energy: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    energy_units: str = "1"
 
     def __post_init__(self) -> None:
         _check_table("triangle_energy", self.triangle_energy, 4)
         _check_table("bond_energy", self.bond_energy, 3)
+        _check_units(self.energy_units)
         object.__setattr__(self, "triangle_energy", tuple(float(e) for e in self.triangle_energy))
         object.__setattr__(self, "bond_energy", tuple(float(e) for e in self.bond_energy))
 
@@ -65,7 +71,13 @@ class TriangleBondHamiltonian:
             "hamiltonian": type(self).__name__,
             "triangle_energy": list(self.triangle_energy),
             "bond_energy": list(self.bond_energy),
+            "energy_units": self.energy_units,
         }
+
+
+def _check_units(units: object) -> None:
+    if not isinstance(units, str) or not units.strip():
+        raise ValueError(f"energy_units must be a non-empty units string such as '1' or 'eV', got {units!r}")
 
 
 def _check_table(name: str, values: object, n: int) -> None:
@@ -132,6 +144,7 @@ class ChargeNeutralityHamiltonian(TriangleBondHamiltonian):
         )
         object.__setattr__(self, "triangle_energy", eps)
         object.__setattr__(self, "bond_energy", (0.0, 0.0, 0.0))
+        object.__setattr__(self, "energy_units", "1")
 
     def attrs(self) -> dict[str, object]:
         out = super().attrs()

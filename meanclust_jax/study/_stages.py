@@ -190,6 +190,7 @@ def inference_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> di
 
     from ..closures import PairApproximation, load_closure
     from ..dataset import load_trajectory
+    from .._cf import cf_posterior_attrs
     from ..inference import PairData, infer_rates, infer_sparse, make_problem, multistart, save_posterior
     from ..ode import fit_sparse
 
@@ -213,7 +214,7 @@ def inference_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> di
             idata = run(sampler, k)
             res[sampler] = _posterior_numbers(idata)
             path = out / "posteriors" / f"{file_label(name)}.{sampler}.nc"
-            save_posterior(idata, path)
+            save_posterior(cf_posterior_attrs(idata, time_scale=1.0), path)
             res["files"][sampler] = str(path.relative_to(out))
 
     key = jax.random.key(cfg.seed)
