@@ -280,7 +280,7 @@ def figures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict
         labels = [f"initial (t = {times[0]:.0f} sweeps)", f"final (t = {times[-1]:.0f} sweeps)"]
     else:
         configs, labels = [x13["final_configuration"].isel(replica=0).values], ["final"]
-    plot_lattice_snapshots(configs, path["fig3"], labels=labels)
+    plot_lattice_snapshots(configs, path["fig3"], labels=labels, zoom=min(24, cfg.size // 2))
 
     log("Figs. 8-12 (closures)")
     study = load_netcdf(out / "closures" / "study.nc")
