@@ -63,3 +63,13 @@ def test_licence_file_matches_metadata() -> None:
     for name in meta["license-files"]:
         text = (ROOT / name).read_text(encoding="utf-8")
         assert text.startswith("MIT License") and "meanclust_jax contributors" in text
+
+
+def test_ci_runs_the_readme_set_up_commands() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Set-up: two commands", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    install, tests = block.strip().splitlines()
+    assert install.startswith("python3 -m venv .venv && . .venv/bin/activate && ")  # works on a fresh machine
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert install.split(" && meanclust reproduce")[0] in ci
+    assert tests in ci
