@@ -78,6 +78,7 @@ CLOSURE_STUDY: dict[str, tuple[str, str]] = {
                             "percent"),
     "mean_relative_improvement": ("composition average of the relative reduction of E against the pair "
                                   "approximation", "percent"),
+    "wins_over_pa": ("number of compositions where E is below the pair approximation's", _LABEL),
 }
 
 #: Rate posteriors (ArviZ ``InferenceData``), by variable or coordinate name in any group.
