@@ -1,4 +1,4 @@
-"""Bayesian inference of the reaction rates (paper Section V and VI.D; SPEC §7, §10).
+"""Bayesian inference of the reaction rates (paper Section V and VI.D; docs/model.md §7).
 
 data (`PairData`) → loss ``F(K)`` of eq. (17) (`RateProblem`) → point estimate ``Y1``
 (`multistart`, then `polish` by Levenberg–Marquardt; `stationarity`) → posterior with the

@@ -1,6 +1,6 @@
 """Convergence diagnostics of posterior draws, and the agreement of two samplers (issue 10).
 
-The standard (SPEC §10; Vehtari, Gelman, Simpson, Carpenter & Bürkner 2021, "Rank-normalization,
+The standard (docs/model.md §7.4; Vehtari, Gelman, Simpson, Carpenter & Bürkner 2021, "Rank-normalization,
 folding, and localization: an improved R-hat"): at least 4 chains, rank-normalised split R-hat
 ``≤ 1.01``, bulk and tail effective sample sizes ``≥ 400``, and the Monte Carlo standard error
 (MCSE) reported with every posterior mean. Everything is computed by ArviZ

@@ -1,4 +1,4 @@
-"""NumPyro models of the rate posterior (paper eqs. (19)–(20); issue 10; SPEC §7 and §10).
+"""NumPyro models of the rate posterior (paper eqs. (19)–(20); issue 10; docs/model.md §7).
 
 Two likelihoods, chosen by ``likelihood=``:
 
