@@ -52,6 +52,7 @@ from ._optimise import (
     MultistartResult as MultistartResult,
     PolishResult as PolishResult,
     Stationarity as Stationarity,
+    compare_replica_fits as compare_replica_fits,
     multistart as multistart,
     polish as polish,
     stationarity as stationarity,

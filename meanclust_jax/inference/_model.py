@@ -45,6 +45,7 @@ to compute ``F`` and the pointwise log-likelihood along the chains, and to start
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -70,6 +71,8 @@ LIKELIHOODS: tuple[str, ...] = ("gaussian", "paper")
 OBSERVED_PAIRS: tuple[str, ...] = ("++", "--")
 #: Default scale of the ``HalfNormal`` prior of the noise levels ``σ`` (concentration units).
 SIGMA_SCALE: float = 0.1
+#: Draws per compiled call when ``F`` and the pointwise log-likelihood are evaluated along chains.
+POINTWISE_CHUNK: int = 256
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,55 @@ class PosteriorModel:
     def dim(self) -> int:
         """Number of entries of the reported vector `site`."""
         return len(self.names)
+
+    # Compiled once per model and shared by both samplers (each compilation of the ODE solve
+    # costs seconds): the potential, its Hessian, and the per-draw loss and log-likelihood.
+
+    @functools.cached_property
+    def potential(self) -> Callable:
+        """Jitted ``params ↦ −log density`` on NumPyro's unconstrained latent dict."""
+        from numpyro.infer.util import potential_energy
+
+        return jax.jit(lambda p: potential_energy(self.model, self.model_args, {}, p))
+
+    @functools.cached_property
+    def potential_hessian(self) -> Callable:
+        """Jitted ``params ↦ ∂²(potential)`` over the flattened unconstrained latent vector."""
+        from jax.flatten_util import ravel_pytree
+        from numpyro.infer.util import potential_energy
+
+        def hessian(params):  # noqa: ANN001, ANN202
+            x, unravel = ravel_pytree(params)
+            return jax.jacfwd(jax.jacfwd(
+                lambda v: potential_energy(self.model, self.model_args, {}, unravel(v))))(x)
+
+        return jax.jit(hessian)
+
+    @functools.cached_property
+    def pointwise_batch(self) -> Callable:
+        """``(v (n, dim), sigma (n, 2)) ↦ (F (n,), log-likelihood (n, *obs))`` as NumPy arrays.
+
+        Evaluated in chunks of `POINTWISE_CHUNK` draws by one compiled function (the last chunk
+        padded), so posteriors of any length reuse the same compilation.
+        """
+        chunk = POINTWISE_CHUNK
+        compiled = jax.jit(lambda a, b: jax.lax.map(lambda x: self.pointwise(*x), (a, b), batch_size=32))
+
+        def evaluate(v, sigma):  # noqa: ANN001, ANN202
+            v = np.asarray(v, dtype=np.float64)
+            sigma = np.asarray(sigma, dtype=np.float64)
+            n = v.shape[0]
+            pad = (-n) % chunk
+            v = np.concatenate([v, np.repeat(v[-1:], pad, axis=0)])
+            sigma = np.concatenate([sigma, np.repeat(sigma[-1:], pad, axis=0)])
+            parts = [compiled(jnp.asarray(v[i:i + chunk]), jnp.asarray(sigma[i:i + chunk]))
+                     for i in range(0, n + pad, chunk)]
+            F = np.concatenate([np.asarray(p[0]) for p in parts])[:n]
+            if parts[0][1] is None:
+                return F, None
+            return F, np.concatenate([np.asarray(p[1]) for p in parts])[:n]
+
+        return evaluate
 
     def log_prior_density(self) -> float:
         """``log`` of the (constant) prior density of the paper model inside its box."""

@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._cf import cf_posterior_attrs
 from .._io import atomic_path, netcdf_attrs, netcdf_engine
 from .._precision import require_float64
 from .._validate import check_int
@@ -62,15 +63,7 @@ def _laplace(pm: PosteriorModel, center) -> tuple[np.ndarray | None, object]:  #
     hardly constrains, about the width of the priors' logistic shape there), so that it is
     positive definite even away from a mode. ``None`` if ``H`` is not finite.
     """
-    from jax.flatten_util import ravel_pytree
-    from numpyro.infer.util import potential_energy
-
-    x, unravel = ravel_pytree(center)
-
-    def pe(v):  # noqa: ANN001, ANN202
-        return potential_energy(pm.model, pm.model_args, {}, unravel(v))
-
-    H = np.asarray(jax.jit(jax.jacfwd(jax.jacfwd(pe)))(x))
+    H = np.asarray(pm.potential_hessian(center))
     H = 0.5 * (H + H.T)
     if not np.all(np.isfinite(H)):
         return None
@@ -91,11 +84,11 @@ def _initial_params(pm: PosteriorModel, key, num_chains: int, init, sigma_init, 
     leading chain axis (none for one chain), and the covariance (``None`` if not available).
     """
     from jax.flatten_util import ravel_pytree
-    from numpyro.infer.util import potential_energy, unconstrain_fn
+    from numpyro.infer.util import unconstrain_fn
 
     latent = pm.latent_from_site(jnp.asarray(init), None if sigma_init is None else jnp.asarray(sigma_init))
     center = unconstrain_fn(pm.model, pm.model_args, {}, latent)
-    energy = jax.jit(lambda p: potential_energy(pm.model, pm.model_args, {}, p))
+    energy = pm.potential
     if not np.isfinite(float(energy(center))):
         raise ValueError("init has zero posterior density (outside the prior, or the model solve fails there)")
     cov = _laplace(pm, center)
@@ -121,7 +114,8 @@ def _sigma_from_residuals(pm: PosteriorModel, v) -> np.ndarray | None:  # noqa: 
     """RMS residual per observed pair at ``v`` (a starting value for ``σ``), or ``None``."""
     if pm.likelihood != "gaussian":
         return None
-    _, ll = jax.jit(pm.pointwise)(jnp.asarray(v), jnp.ones(2))
+    _, ll = pm.pointwise_batch(np.asarray(v)[None], np.ones((1, 2)))
+    ll = ll[0]
     ll = np.asarray(ll)
     if not np.all(np.isfinite(ll)):
         raise ValueError("init gives a failing model solve; choose another starting point")
@@ -159,12 +153,12 @@ def _inference_data(pm: PosteriorModel, quantities, stats, F=None, loglik=None):
 
 
 def _pointwise(pm: PosteriorModel, v: np.ndarray, sigma: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """``F`` and the pointwise log-likelihood at every draw (sequential, in batches of 64)."""
+    """``F`` and the pointwise log-likelihood at every draw (`PosteriorModel.pointwise_batch`)."""
     lead = v.shape[:-1]
-    flat_v = jnp.asarray(v.reshape(-1, v.shape[-1]))
-    flat_s = jnp.ones((flat_v.shape[0], 2)) if sigma is None else jnp.asarray(sigma.reshape(-1, 2))
-    F, ll = jax.jit(lambda a, b: jax.lax.map(lambda x: pm.pointwise(*x), (a, b), batch_size=64))(flat_v, flat_s)
-    F = np.asarray(F).reshape(lead)
+    flat_v = v.reshape(-1, v.shape[-1])
+    flat_s = np.ones((flat_v.shape[0], 2)) if sigma is None else sigma.reshape(-1, 2)
+    F, ll = pm.pointwise_batch(flat_v, flat_s)
+    F = F.reshape(lead)
     return F, (None if ll is None else np.asarray(ll).reshape(lead + ll.shape[1:]))
 def sample_posterior(
     pm: PosteriorModel,
@@ -228,11 +222,12 @@ def sample_posterior(
       bulk and tail ESS ``≥ ess_min``) or `max_samples` is reached.
     - `max_samples`: draw budget per chain for `until_converged` (default ``10 × num_samples``).
     - `rhat_max`, `ess_min`: the convergence thresholds (default 1.01 and 400).
-    - `attrs`: extra attributes stored on the posterior group.
+    - `attrs`: extra attributes stored on the posterior group; a ``time_scale`` entry (model
+      time per sweep, default 1) sets the units of the CF metadata (rates in ``1/sweep``).
 
     **Returns:**
 
-    ``arviz.InferenceData`` (see the module docstring).
+    ``arviz.InferenceData`` (see the module docstring), with CF ``long_name``/``units``.
 
     **Raises:**
 
@@ -318,7 +313,6 @@ def sample_posterior(
     F, loglik = _pointwise(pm, quantities[pm.site], quantities.get("sigma"))
     stats = {_RENAME.get(k, k): (-v if k == "potential_energy" else v) for k, v in extra_all.items()}
     idata = _inference_data(pm, quantities, stats, F=F, loglik=loglik)
-    idata.posterior["F"].attrs.update({"long_name": "loss F (eq. 17) at each draw", "units": "1"})
 
     stats = idata.sample_stats
     diag: dict[str, object] = {"convergence": conv.to_dict()}
@@ -367,7 +361,8 @@ def sample_posterior(
         post_attrs["num_divergences"] = diag["num_divergences"]
     post_attrs.update(dict(attrs or {}))
     idata.posterior.attrs.update(netcdf_attrs(post_attrs))
-    return idata
+    # CF metadata; the model's time unit is ``time_scale`` sweeps (`PairData.from_dataset`).
+    return cf_posterior_attrs(idata, time_scale=float(post_attrs.get("time_scale", 1.0)))
 
 
 

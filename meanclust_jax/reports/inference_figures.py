@@ -3,8 +3,12 @@
 * `plot_posterior_rates` (Fig. 13): posterior samples with three rates as Cartesian axes
   (3-D scatter) and three more encoded as the red, green and blue channels of the symbols'
   colour; symbol size ∝ ``1/F``; optionally only samples with ``F`` below a threshold.
-* `plot_loss_histograms` (Fig. 14): histograms of ``F`` along the chains, one panel per
-  posterior, with the SA fit's ``F(α1*, α2*)`` as a vertical line.
+* `plot_loss_histograms` (Fig. 14, as in the paper): histograms of ``F`` along the chains, one
+  panel per posterior, with the SA fit's ``F(α1*, α2*)`` as a vertical line.
+* `plot_loss_densities` (Fig. 14, the study's): densities of ``F`` for NUTS and DR-MH on shared
+  axes, one panel per closure — two samplers of one posterior should give one density.
+* `plot_rate_marginals`: posterior medians and 50%/90% intervals of the rates and of the
+  identifiable combinations, NUTS and DR-MH side by side.
 """
 
 from __future__ import annotations
@@ -181,4 +185,110 @@ def plot_loss_histograms(
     plt.close(fig)
 
 
-__all__ = ["plot_loss_histograms", "plot_posterior_rates"]
+_SAMPLER_STYLE = {"nuts": ("NUTS", "-"), "drmh": ("DR-MH", "--")}
+
+
+def plot_loss_densities(
+    posteriors: Mapping[str, Mapping[str, object]],
+    path: str | os.PathLike[str],
+    *,
+    bins: int = 60,
+) -> None:
+    """Densities of ``F`` along the chains of two samplers per closure, on shared axes (Fig. 14).
+
+    **Arguments:**
+
+    - `posteriors`: ``{closure: {sampler: InferenceData}}`` (samplers ``"nuts"``, ``"drmh"``).
+    - `path`: output image; written atomically.
+    - `bins`: number of log-spaced bins over the common range of all ``F``.
+
+    **Raises:**
+
+    - `ValueError` if `posteriors` is empty or a posterior has no finite positive ``F``.
+    """
+    if not posteriors:
+        raise ValueError("posteriors must contain at least one closure")
+    plt = _pyplot()
+    values = {}
+    for name, by_sampler in posteriors.items():
+        for sampler, idata in by_sampler.items():
+            F = np.asarray(idata.posterior["F"].values).reshape(-1)
+            F = F[np.isfinite(F) & (F > 0)]
+            if F.size == 0:
+                raise ValueError(f"posterior {name!r} ({sampler}) has no finite positive F")
+            values[(name, sampler)] = F
+    lo = min(float(v.min()) for v in values.values())
+    hi = max(float(v.max()) for v in values.values())
+    edges = np.geomspace(lo, hi * 1.0001 if hi > lo else lo * 10, bins + 1)
+    n = len(posteriors)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False, sharex=True)
+    some = next(iter(next(iter(posteriors.values())).values()))
+    unit = _unit(some.posterior["F"], TIME_UNIT)
+    for ax, (name, by_sampler) in zip(axes[0], posteriors.items(), strict=True):
+        for sampler in by_sampler:
+            label, ls = _SAMPLER_STYLE.get(sampler, (sampler, ":"))
+            ax.hist(values[(name, sampler)], bins=edges, density=True, histtype="step", lw=1.6,
+                    ls=ls, color=closure_colour(str(name)), label=label)
+        ax.set_xscale("log")
+        ax.set_xlabel(with_unit("F(K), eq. (17)", unit))
+        ax.set_ylabel(with_unit("density", f"1/{unit}" if unit != DIMENSIONLESS else DIMENSIONLESS))
+        ax.set_title(str(name))
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_rate_marginals(
+    posteriors: Mapping[str, Mapping[str, object]],
+    path: str | os.PathLike[str],
+) -> None:
+    """Medians and 50%/90% intervals of ``k`` and ``k_identifiable`` for each sampler and closure.
+
+    **Arguments:**
+
+    - `posteriors`: ``{closure: {sampler: InferenceData}}`` with ``posterior.k`` (8 rates) and,
+      where present, ``posterior.k_identifiable``.
+    - `path`: output image; written atomically.
+
+    **Raises:**
+
+    - `ValueError` if `posteriors` is empty or a posterior has no ``k``.
+    """
+    if not posteriors:
+        raise ValueError("posteriors must contain at least one closure")
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(posteriors), 2, figsize=(11, 3.3 * len(posteriors)), squeeze=False,
+                             gridspec_kw={"width_ratios": [2, 1]})
+    for row, (name, by_sampler) in zip(axes, posteriors.items(), strict=True):
+        for ax, var in zip(row, ("k", "k_identifiable"), strict=True):
+            offsets = np.linspace(-0.15, 0.15, max(len(by_sampler), 1))
+            for off, (sampler, idata) in zip(offsets, by_sampler.items(), strict=True):
+                if var not in idata.posterior:
+                    if var == "k":
+                        raise ValueError(f"posterior {name!r} ({sampler}) has no variable 'k'")
+                    continue
+                da = idata.posterior[var]
+                dim = [d for d in da.dims if d not in ("chain", "draw")][0]
+                labels = [str(v) for v in da[dim].values]
+                x = np.asarray(da.values).reshape(-1, len(labels))
+                q = np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+                pos = np.arange(len(labels)) + off
+                label, ls = _SAMPLER_STYLE.get(sampler, (sampler, ":"))
+                colour = closure_colour(str(name))
+                ax.vlines(pos, q[0], q[4], color=colour, lw=1.0, ls=ls)
+                ax.vlines(pos, q[1], q[3], color=colour, lw=4.0, alpha=0.6)
+                ax.plot(pos, q[2], "o" if sampler == "nuts" else "s", color=colour, ms=4,
+                        mfc="white" if sampler == "drmh" else colour, label=label)
+                ax.set_xticks(np.arange(len(labels)), labels)
+                unit = _unit(da, RATE_UNIT)
+            ax.set_yscale("log")
+            ax.set_ylabel(with_unit("rate" if var == "k" else "rate combination", unit))
+            ax.set_title(f"{name}: {'rates' if var == 'k' else 'identifiable combinations'}")
+        row[1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+__all__ = ["plot_loss_densities", "plot_loss_histograms", "plot_posterior_rates", "plot_rate_marginals"]

@@ -162,4 +162,13 @@ def to_html(blocks: Sequence[Block], title: str, *, embed_from: str | os.PathLik
             f"<style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
-__all__ = ["Block", "Bullets", "Figure", "Heading", "Paragraph", "Table", "to_html", "to_markdown"]
+def sig(value: float | None, digits: int = 3) -> str:
+    """``value`` with `digits` significant digits for a report; ``—`` for None, NaN or ±inf."""
+    import math
+
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value:.{digits}g}"
+
+
+__all__ = ["Block", "Bullets", "Figure", "Heading", "Paragraph", "Table", "sig", "to_html", "to_markdown"]

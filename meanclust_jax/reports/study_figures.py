@@ -27,12 +27,16 @@ FIGURES: dict[str, tuple[str, str]] = {
                "(paper Fig. 11b)."),
     "fig12": ("fig12_mean_error_pa_oa_sa.png", "Mean error ℰ against composition for PA, OA-hard-1/3 "
               "and SA (paper Fig. 12)."),
-    "fig13_PA": ("fig13a_posterior_PA.png", "DR-MH posterior samples of the rates, PA closure "
-                 "(paper Fig. 13a,b): k1, k2, k3 as axes, k4, k5, k7 as RGB; size ∝ 1/F."),
-    "fig13_OA": ("fig13c_posterior_OA-hard-1_2.png", "DR-MH posterior samples, OA-hard-1/2 closure "
-                 "(paper Fig. 13c,d)."),
-    "fig14": ("fig14_loss_histograms.png", "Histograms of F along the DR-MH and NUTS chains for PA "
-              "and OA-hard-1/2; black line: F of the SA fit (paper Fig. 14)."),
+    "fig13_PA": ("fig13a_posterior_PA.png", "NUTS posterior draws of the rates (1/sweep), PA "
+                 "closure, Gaussian likelihood (paper Fig. 13a,b): k1, k2, k3 as axes, k4, k5, k7 as "
+                 "RGB; size ∝ 1/F. Their convergence is in section 5."),
+    "fig13_OA": ("fig13c_posterior_OA-hard-1_2.png", "NUTS posterior draws of the rates (1/sweep), "
+                 "OA-hard-1/2 closure (paper Fig. 13c,d)."),
+    "fig13_marginals": ("fig13e_rate_marginals.png", "Posterior medians with 50% and 90% intervals of "
+                        "the rates k1…k8 and of the identifiable combinations 4k1+k2, …, 4k7+k8 "
+                        "(1/sweep, log scale), NUTS and DR-MH side by side, for PA and OA-hard-1/2."),
+    "fig14": ("fig14_loss_densities.png", "Densities of F (eq. 17) along the NUTS and DR-MH chains on "
+              "shared axes, for PA, OA-hard-1/2 and SA (paper Fig. 14)."),
 }
 
 

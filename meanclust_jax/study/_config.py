@@ -20,14 +20,20 @@ class StudyConfig:
 
     Annealing (paper Section III): ``size × size`` periodic lattices, the paper's stepwise
     cooling (`meanclust_jax.schedules.paper`) with ``sweeps_per_step`` sweeps per temperature,
-    ``replicas`` independent lattices per composition, all ten compositions of docs/model.md §1 in one
-    compiled call. Closures (Section VI.A–C): OA calibrated at ``x = 1/3`` and ``1/2`` with hard
-    and soft regularisation (``closure_starts`` starts per type). Inference (Section VI.D) on the
-    ``x = 1/3`` trajectory (replica mean, time in sweeps): multistart
-    (``rate_starts`` × ``rate_steps``), then NUTS (``nuts_warmup`` + ``nuts_samples``) and DR-MH
-    (``drmh_burnin`` + ``drmh_samples``), ``chains`` chains each, for PA, OA-hard-1/2 and SA;
-    with ``hessian`` the Hessian of ``F`` at ``Y1`` (identifiability; skipped by ``--quick``,
-    where its forward-over-forward compilation would dominate the run time).
+    ``replicas`` independent lattices per composition, all ten compositions of docs/model.md §1
+    in one compiled call. Closures (Section VI.A–C): OA calibrated at ``x = 1/3`` and ``1/2``
+    with hard and soft regularisation (``closure_starts`` starts per type). Inference (Section
+    VI.D; `meanclust_jax.study._inference`) on the ``x = 1/3`` trajectory (replica mean, time
+    in sweeps) under the Gaussian likelihood: the point estimate by multistart
+    (``rate_starts`` × ``rate_steps``) and Levenberg–Marquardt (``polish_steps``), with
+    ``stationarity`` its gradient and Hessian spectrum; then NUTS (``nuts_warmup`` warm-up,
+    rounds of ``nuts_samples`` draws up to ``nuts_max_samples``, tree depth at most
+    ``nuts_max_tree_depth``) and DRAM (``drmh_warmup`` warm-up, rounds of ``drmh_samples`` up
+    to ``drmh_max_samples`` iterations, every ``drmh_thinning``-th kept), ``chains`` chains
+    each, for PA, OA-hard-1/2 and SA, drawn until converged or the budget is spent; the ODE is
+    solved with tolerances ``rate_rtol``/``rate_atol`` (1e-6/1e-9: an error near 1e-7 in the
+    concentrations, far below the fitted noise levels ~1e-2); with ``replica_check`` the PA fit
+    of the replica mean is compared with the replicas fitted separately.
     """
 
     size: int = 96
@@ -41,25 +47,34 @@ class StudyConfig:
     closure_starts: int = 6
     rate_starts: int = 8
     rate_steps: int = 200
-    chains: int = 2
-    nuts_warmup: int = 200
+    polish_steps: int = 100
+    rate_rtol: float = 1e-6
+    rate_atol: float = 1e-9
+    chains: int = 4
+    nuts_warmup: int = 300
     nuts_samples: int = 300
-    nuts_max_tree_depth: int = 5
-    drmh_burnin: int = 1000
+    nuts_max_samples: int = 1500
+    nuts_max_tree_depth: int = 7
+    drmh_warmup: int = 5000
     drmh_samples: int = 10000
-    hessian: bool = True
+    drmh_max_samples: int = 50000
+    drmh_thinning: int = 10
+    stationarity: bool = True
+    replica_check: bool = True
 
     @classmethod
     def preset(cls, *, size: int | None = None, quick: bool = False, seed: int = 0) -> StudyConfig:
-        """The default study (96×96) or the ``--quick`` one (24×24, short chains, no Hessian).
+        """The default study (96×96) or the ``--quick`` one (24×24, short chains, no Hessian: a
+        smoke test whose chains are far too short to converge).
 
         **Raises:** `ValueError` for a size the checkerboard cannot tile (see `check_size`).
         """
         if quick:
             cfg = cls(size=24, quick=True, seed=seed, replicas=2, sweeps_per_step=100, records=100,
-                      snapshots=3, closure_starts=2, rate_starts=4, rate_steps=60, chains=2,
-                      nuts_warmup=40, nuts_samples=40, nuts_max_tree_depth=5, drmh_burnin=200,
-                      drmh_samples=1000, hessian=False)
+                      snapshots=3, closure_starts=2, rate_starts=4, rate_steps=60, polish_steps=20,
+                      nuts_warmup=50, nuts_samples=50, nuts_max_samples=100, nuts_max_tree_depth=5,
+                      drmh_warmup=500, drmh_samples=1000, drmh_max_samples=2000, drmh_thinning=5,
+                      stationarity=False)
         else:
             cfg = cls(seed=seed)
         if size is not None:

@@ -17,11 +17,10 @@ import numpy as np
 from ..paper import CALIBRATION_COMPOSITIONS, PAPER_TEMPERATURES, composition_label
 from ..reports.study_figures import FIGURES
 from ._config import StudyConfig
+from ._inference import INFERENCE_CLOSURES, inference_stage
 
 Log = Callable[[str], None]
 
-#: The inference problems: name → closure file stem (None: built in).
-INFERENCE_CLOSURES = ("PA", "OA-hard-1/2", "SA")
 
 
 def file_label(name: str) -> str:
@@ -145,110 +144,7 @@ def closures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dic
     }
 
 
-# --------------------------------------------------------------------------- inference
-
-
-def _posterior_numbers(idata) -> dict[str, Any]:  # noqa: ANN001
-    """Summary numbers of one posterior: per-parameter mean, sd, HDI, ESS, R-hat; diagnostics."""
-    from ..inference import diagnostics, posterior_summary
-
-    # Unrounded: rates per sweep are ~1e-4, which ArviZ's default rounding would print as 0.
-    table = posterior_summary(idata, round_to="none")
-    rows = {str(name): {col: float(table.loc[name, col]) for col in table.columns} for name in table.index}
-    diag = {k: v for k, v in diagnostics(idata).items() if k != "wall_time_s"}
-    F = np.asarray(idata.posterior["F"].values).reshape(-1)
-    F = F[np.isfinite(F)]
-    return {"summary": rows, "diagnostics": diag,
-            "F_quantiles": _floats(np.quantile(F, [0.05, 0.5, 0.95])) if F.size else None}
-
-
-def _hessian_spectrum(problem, K) -> dict[str, Any]:  # noqa: ANN001
-    """Eigen-decomposition of the Hessian of ``u ↦ F(exp u)`` at ``u = log K`` (identifiability).
-
-    In log-rates the Hessian is scale-free (a unit step is a change by a factor e), so its
-    eigenvalues compare directions of relative change of the rates.
-    """
-    import jax
-    import jax.numpy as jnp
-
-    fwd = problem.forward_mode()  # diffrax's default adjoint is reverse-only
-    hess = jax.jit(jax.jacfwd(jax.jacfwd(lambda u: fwd.loss(jnp.exp(u)))))
-    H = np.asarray(hess(jnp.log(jnp.maximum(jnp.asarray(K), 1e-300))))
-    H = 0.5 * (H + H.T)
-    w, V = np.linalg.eigh(H)
-    return {"eigenvalues": _floats(w), "eigenvectors": _floats(V.T)}
-
-
-def inference_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict[str, Any]:
-    """Rate posteriors on the x = 1/3 trajectory with NUTS and DR-MH, for PA, OA-hard-1/2, SA.
-
-    Writes ``posteriors/<closure>.<sampler>.nc`` (ArviZ InferenceData). Model time is the
-    sweep (``time_scale = 1``, as `meanclust infer-rates`), so rates are per sweep.
-    """
-    import diffrax
-    import jax
-
-    from ..closures import PairApproximation, load_closure
-    from ..dataset import load_trajectory
-    from .._cf import cf_posterior_attrs
-    from ..inference import PairData, infer_rates, infer_sparse, make_problem, multistart, save_posterior
-    from ..ode import fit_sparse
-
-    (out / "posteriors").mkdir(exist_ok=True)
-    ds = load_trajectory(trajectory_path(out, 1 / 3))
-    data = PairData.from_dataset(ds, time_scale=1.0)
-    settings = {
-        "nuts": {"num_warmup": cfg.nuts_warmup, "num_samples": cfg.nuts_samples},
-        "drmh": {"num_warmup": cfg.drmh_burnin, "num_samples": cfg.drmh_samples},
-    }
-    extra = {"nuts": {"max_tree_depth": cfg.nuts_max_tree_depth}}
-    summary: dict[str, Any] = {"data": "x = 1/3, replica mean", "time_scale": 1.0, "solver": "Tsit5, 1024 steps",
-                               "settings": settings, "chains": cfg.chains, "results": {}}
-    common = {"num_chains": cfg.chains, "chain_method": "vectorized", "progress_bar": progress,
-              "sampler_kwargs": extra}
-
-    def sample_both(name: str, res: dict[str, Any], keys, run) -> None:  # noqa: ANN001
-        """Run ``run(sampler, key)`` → InferenceData for NUTS then DR-MH; save and summarise."""
-        for sampler, k in zip(("nuts", "drmh"), keys, strict=True):
-            log(f"{name}: {sampler} {cfg.chains} x {settings[sampler]['num_samples']}")
-            idata = run(sampler, k)
-            res[sampler] = _posterior_numbers(idata)
-            path = out / "posteriors" / f"{file_label(name)}.{sampler}.nc"
-            save_posterior(cf_posterior_attrs(idata, time_scale=1.0), path)
-            res["files"][sampler] = str(path.relative_to(out))
-
-    key = jax.random.key(cfg.seed)
-    for n, name in enumerate(INFERENCE_CLOSURES):
-        k_fit, *k_samplers = jax.random.split(jax.random.fold_in(key, n), 3)
-        res: dict[str, Any] = {"files": {}}
-        if name == "SA":
-            fit = fit_sparse(data.times, data.C_pair)  # infer_sparse starts from the same fit
-            res["alpha"] = _floats(fit.alpha)
-            res["F_fit"] = float(fit.loss)
-            sample_both(name, res, k_samplers, lambda s, k: infer_sparse(
-                data, k, samplers=(s,), **common, **settings[s])[0][s])
-        else:
-            closure = (PairApproximation() if name == "PA"
-                       else load_closure(out / "closures" / f"{file_label(name)}.json"))
-            # Tsit5 with 1024 steps (the budget of the first try of solver="auto"): the
-            # stiff fallback of "auto" costs ~3x in tracing and compilation per sampler call, and
-            # proposals where the ODE needs more steps (fast rates) would each cost ~10 ms; there
-            # F = +inf: such rates get zero posterior density (stated in the report).
-            problem = make_problem(data, closure, solver=diffrax.Tsit5(), max_steps=1024)
-            log(f"{name}: multistart {cfg.rate_starts} starts x {cfg.rate_steps} steps")
-            ms = multistart(problem, k_fit, num_starts=cfg.rate_starts, num_steps=cfg.rate_steps)
-            if not np.isfinite(float(ms.best_loss)):
-                raise RuntimeError(f"{name}: multistart found no rates with a finite loss")
-            Y1 = np.asarray(ms.best)
-            res["Y1"] = _floats(Y1)
-            res["F_Y1"] = float(ms.best_loss)
-            if cfg.hessian:
-                log(f"{name}: Hessian of F at Y1")
-                res["hessian"] = _hessian_spectrum(problem, Y1)
-            sample_both(name, res, k_samplers, lambda s, k, p=problem, y=Y1: infer_rates(
-                p, k, samplers=(s,), init=y, **common, **settings[s])[0][s])
-        summary["results"][name] = res
-    return summary
+# --------------------------------------------------------------------------- inference: see _inference.py
 
 
 # --------------------------------------------------------------------------- figures
@@ -264,7 +160,7 @@ def figures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict
         plot_mean_error_vs_composition,
         plot_triplets_vs_pairs,
     )
-    from ..reports.inference_figures import plot_loss_histograms, plot_posterior_rates
+    from ..reports.inference_figures import plot_loss_densities, plot_posterior_rates, plot_rate_marginals
 
     fig_dir = out / "figures"
     fig_dir.mkdir(exist_ok=True)
@@ -308,14 +204,12 @@ def figures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict
     post = {(name, s): load_posterior(out / "posteriors" / f"{file_label(name)}.{s}.nc")
             for name in INFERENCE_CLOSURES for s in ("nuts", "drmh")}
     for key, name in (("fig13_PA", "PA"), ("fig13_OA", "OA-hard-1/2")):
-        idata = post[(name, "drmh")]
-        F = np.asarray(idata.posterior["F"].values).reshape(-1)
-        threshold = float(np.quantile(F[np.isfinite(F)], 0.5))  # the paper filters by F, too
-        plot_posterior_rates(idata, path[key], loss_threshold=threshold, seed=cfg.seed,
-                             title=f"{name}: DR-MH samples with F below its median")
-    sa_loss = float(post[("SA", "drmh")].posterior.attrs["F_fit"])
-    plot_loss_histograms({f"{n} {s.upper()}": post[(n, s)] for n in ("PA", "OA-hard-1/2")
-                          for s in ("drmh", "nuts")}, path["fig14"], sa_loss=sa_loss, log_x=True)
+        plot_posterior_rates(post[(name, "nuts")], path[key], seed=cfg.seed,
+                             title=f"{name}: NUTS posterior (Gaussian likelihood)")
+    plot_rate_marginals({n: {s: post[(n, s)] for s in ("nuts", "drmh")} for n in ("PA", "OA-hard-1/2")},
+                        path["fig13_marginals"])
+    plot_loss_densities({n: {s: post[(n, s)] for s in ("nuts", "drmh")} for n in INFERENCE_CLOSURES},
+                        path["fig14"])
     return {"files": {k: str(p.relative_to(out)) for k, p in path.items()}}
 
 

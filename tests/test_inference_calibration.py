@@ -1,0 +1,154 @@
+"""Calibration of the rate posteriors (issue 10, validation): simulation-based calibration of the
+SA model and the coverage of 90% intervals on a reduced PA problem, both with the Gaussian
+likelihood, for NUTS and for the adaptive DR-MH (DRAM).
+
+Simulation-based calibration (Talts, Betancourt, Simpson, Vehtari & Gelman 2018): draw
+``θ ~ prior`` and data ``y ~ p(y | θ)``, sample the posterior ``p(θ | y)``, and record the rank of
+``θ`` among ``L`` (nearly independent) posterior draws. If prior, likelihood and sampler are
+right the ranks are uniform on ``0 … L``; a χ² test on 10 bins checks it. Datasets whose
+trajectory leaves ``[0, 1]`` (which `PairData` refuses) are discarded: conditioning on the data
+keeps ``p(θ | y)``, so the ranks stay uniform.
+
+Each sampler is compiled once and rerun on every dataset (``jit_model_args=True``; the models of
+`meanclust_jax.inference` take the observations as arguments for exactly this). The tests are
+marked slow; they still run in CI.
+"""
+
+from __future__ import annotations
+
+import diffrax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from numpyro.infer import MCMC, NUTS
+from scipy import stats
+
+from meanclust_jax.closures import PairApproximation
+from meanclust_jax.inference import (
+    DelayedRejectionMH,
+    PairData,
+    make_problem,
+    rate_posterior_model,
+    sparse_posterior_model,
+)
+from meanclust_jax.ode import solve_pairs, sparse_solution
+
+pytestmark = pytest.mark.slow
+
+C_SINGLE = jnp.array([0.5, 0.5])
+C0 = jnp.array([0.35, 0.35, 0.15])
+TS = jnp.linspace(0.0, 10.0, 11)
+BOUND = 0.05  # α prior: U(−0.05, 0.05)² per unit time: at most one e-folding of C+- over the run
+SIGMA_SCALE = 0.01
+BINS = 10
+#: Bonferroni over the parameters and samplers tested: the family is at the 1% level.
+FAMILY_LEVEL = 0.01
+
+
+def _pair_data(C: np.ndarray) -> PairData | None:
+    """Observations with the exact first record; ``None`` if any value leaves [0, 1]."""
+    C = np.asarray(C).copy()
+    C[:, 2] = (1.0 - C[:, 0] - C[:, 1]) / 2.0
+    if np.any(C < 0) or np.any(C > 1):
+        return None
+    return PairData(TS, C_SINGLE, C)
+
+
+def _chi2_uniform(ranks: np.ndarray, L: int) -> float:
+    """p-value of the χ² test that integer ranks in 0..L are uniform (BINS equal bins)."""
+    counts = np.histogram((ranks + 0.5) / (L + 1), bins=BINS, range=(0, 1))[0]
+    return float(stats.chisquare(counts).pvalue)
+
+
+def _kernel(pm, sampler: str):  # noqa: ANN001, ANN202
+    if sampler == "nuts":
+        return NUTS(pm.model, forward_mode_differentiation=pm.forward_mode)
+    return DelayedRejectionMH(pm.model)  # DRAM, adaptive, from its default start
+
+
+@pytest.mark.parametrize("sampler", ["nuts", "drmh"])
+def test_simulation_based_calibration_sa(sampler):  # noqa: ANN001
+    rng = np.random.default_rng(20 if sampler == "nuts" else 21)
+    n_datasets, L = 200, 99
+    # Structure of the model from one dataset; the others are passed as arguments.
+    pm = sparse_posterior_model(_pair_data(sparse_solution(jnp.zeros(2), C0, TS)), lower=-BOUND,
+                                upper=BOUND, sigma_scale=SIGMA_SCALE)
+    if sampler == "nuts":
+        mcmc = MCMC(_kernel(pm, sampler), num_warmup=300, num_samples=L * 4, thinning=4,
+                    progress_bar=False, jit_model_args=True)
+    else:
+        mcmc = MCMC(_kernel(pm, sampler), num_warmup=2000, num_samples=L * 40, thinning=40,
+                    progress_bar=False, jit_model_args=True)
+    ranks = {"alpha1": [], "alpha2": [], "sigma++": [], "sigma--": []}
+    used = 0
+    while used < n_datasets:
+        alpha = rng.uniform(-BOUND, BOUND, 2)
+        sigma = np.abs(rng.normal(0.0, SIGMA_SCALE, 2))
+        clean = np.asarray(sparse_solution(jnp.asarray(alpha), C0, TS))
+        noisy = clean.copy()
+        noisy[1:, :2] += sigma * rng.normal(size=(TS.shape[0] - 1, 2))
+        data = _pair_data(noisy)
+        if data is None:
+            continue
+        obs = data.C_pair[1:, :2]
+        mcmc.run(jax.random.key(1000 + used), C0, obs, jnp.zeros_like(obs))
+        draws = mcmc.get_samples()
+        a, s = np.asarray(draws["alpha"])[:L], np.asarray(draws["sigma"])[:L]
+        for i, name in enumerate(("alpha1", "alpha2")):
+            ranks[name].append(int(np.sum(a[:, i] < alpha[i])))
+        for i, name in enumerate(("sigma++", "sigma--")):
+            ranks[name].append(int(np.sum(s[:, i] < sigma[i])))
+        used += 1
+    threshold = FAMILY_LEVEL / (len(ranks) * 2)  # 4 parameters × 2 samplers
+    pvalues = {name: _chi2_uniform(np.asarray(r), L) for name, r in ranks.items()}
+    assert all(p > threshold for p in pvalues.values()), pvalues
+
+
+@pytest.mark.parametrize("sampler", ["nuts", "drmh"])
+def test_coverage_of_90_percent_intervals_reduced_pa(sampler):  # noqa: ANN001
+    """PA with the splits u_j fixed at their true values (the reduced problem: log s_1..4 and the
+    two σ), truth drawn from the prior, 50 datasets: each quantity's 90% central interval covers
+    the truth in 90% of the datasets within binomial error (Bonferroni, family level 1%)."""
+    rng = np.random.default_rng(30 if sampler == "nuts" else 31)
+    n_datasets = 50
+    ts = jnp.linspace(0.0, 10.0, 16)
+    lo, hi = 0.02, 2.0  # prior of each s_j: log-uniform on [lo, hi] per unit time
+    split = np.array([0.6, 0.3, 0.5, 0.7])
+    template = PairData(ts, C_SINGLE, np.tile(np.asarray(C0), (ts.shape[0], 1)))
+    problem = make_problem(template, PairApproximation(), weight_a=0.0, solver=diffrax.Tsit5(),
+                           rtol=1e-6, atol=1e-9, max_steps=1024)
+    pm = rate_posterior_model(problem, lower=lo, upper=hi, sigma_scale=SIGMA_SCALE, fixed_split=split)
+    if sampler == "nuts":
+        mcmc = MCMC(_kernel(pm, sampler), num_warmup=300, num_samples=400, progress_bar=False,
+                    jit_model_args=True)
+    else:
+        mcmc = MCMC(_kernel(pm, sampler), num_warmup=2000, num_samples=6000, thinning=10,
+                    progress_bar=False, jit_model_args=True)
+    from meanclust_jax.inference import rates_from_combinations
+
+    hits = np.zeros(6)
+    used = 0
+    while used < n_datasets:
+        s = np.exp(rng.uniform(np.log(lo), np.log(hi), 4))
+        sigma = np.abs(rng.normal(0.0, SIGMA_SCALE, 2))
+        K = rates_from_combinations(jnp.asarray(s), jnp.asarray(split))
+        clean = np.asarray(solve_pairs(K, PairApproximation(), C_SINGLE, C0, ts, solver=diffrax.Tsit5(),
+                                       rtol=1e-10, atol=1e-12).C_pair)
+        noisy = clean.copy()
+        noisy[1:, :2] += sigma * rng.normal(size=(ts.shape[0] - 1, 2))
+        noisy[:, 2] = (1.0 - noisy[:, 0] - noisy[:, 1]) / 2.0
+        if np.any(noisy < 0) or np.any(noisy > 1):
+            continue
+        obs = jnp.asarray(noisy[1:, :2])
+        mcmc.run(jax.random.key(2000 + used), C0, obs, jnp.zeros_like(obs))
+        draws = mcmc.get_samples()
+        post = np.concatenate([np.exp(np.asarray(draws["log_s"])), np.asarray(draws["sigma"])], axis=1)
+        q = np.quantile(post, [0.05, 0.95], axis=0)
+        truth = np.concatenate([s, sigma])
+        hits += (q[0] <= truth) & (truth <= q[1])
+        used += 1
+    # Two-sided exact binomial test of coverage 0.9 for each of the 6 quantities.
+    threshold = FAMILY_LEVEL / (6 * 2)
+    pvalues = [stats.binomtest(int(h), n_datasets, 0.9).pvalue for h in hits]
+    assert all(p > threshold for p in pvalues), (hits / n_datasets, pvalues)
