@@ -121,7 +121,7 @@ def convergence(
     for name, row in table.iterrows():
         reasons = []
         if not (np.isfinite(row["r_hat"]) and row["r_hat"] <= rhat_max):
-            reasons.append(f"R-hat {row['r_hat']:.3g} > {rhat_max}")
+            reasons.append(f"R-hat {row['r_hat']:.4g} > {rhat_max}")
         for col, label in (("ess_bulk", "bulk ESS"), ("ess_tail", "tail ESS")):
             if not (np.isfinite(row[col]) and row[col] >= ess_min):
                 reasons.append(f"{label} {row[col]:.0f} < {ess_min:.0f}")

@@ -316,7 +316,7 @@ def _gaussian_rate_model(
     import numpyro.distributions as dist
 
     closure = problem.closure
-    settings = {"solver": problem.solver, "rtol": problem.rtol, "atol": problem.atol,
+    settings = {"solver": problem.loss_solver, "rtol": problem.rtol, "atol": problem.atol,
                 "max_steps": problem.max_steps, "adjoint": problem.adjoint}
     C_single = problem.data.C_single
     separate = obs.C0.ndim == 2

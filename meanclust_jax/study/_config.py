@@ -72,8 +72,8 @@ class StudyConfig:
         if quick:
             cfg = cls(size=24, quick=True, seed=seed, replicas=2, sweeps_per_step=100, records=100,
                       snapshots=3, closure_starts=2, rate_starts=4, rate_steps=60, polish_steps=20,
-                      nuts_warmup=50, nuts_samples=50, nuts_max_samples=100, nuts_max_tree_depth=5,
-                      drmh_warmup=500, drmh_samples=1000, drmh_max_samples=2000, drmh_thinning=5,
+                      nuts_warmup=50, nuts_samples=50, nuts_max_samples=50, nuts_max_tree_depth=5,
+                      drmh_warmup=500, drmh_samples=1000, drmh_max_samples=1000, drmh_thinning=5,
                       stationarity=False)
         else:
             cfg = cls(seed=seed)
