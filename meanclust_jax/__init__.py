@@ -33,10 +33,13 @@ from .engine import anneal as anneal  # noqa: E402
 from .lattice import TriangularLattice as TriangularLattice  # noqa: E402
 from .closures import (  # noqa: E402
     AbstractClosure as AbstractClosure,
+    ConsistentClosure as ConsistentClosure,
     OptimalApproximation as OptimalApproximation,
     PairApproximation as PairApproximation,
     SparseApproximation as SparseApproximation,
     closure_errors as closure_errors,
+    fit_closure as fit_closure,
+    fit_consistent_closure as fit_consistent_closure,
     fit_optimal_closure as fit_optimal_closure,
     load_closure as load_closure,
     mean_closure_error as mean_closure_error,

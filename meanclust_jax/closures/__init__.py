@@ -11,6 +11,17 @@ shape weight included): ``closure(C_single (..., 2), C_pair (..., 3)) -> (..., 1
 * `cross_stoichiometry_study`: OA calibrated at some compositions vs PA and SA at all.
 * `load_closure` / ``closure.save(path)``: JSON.
 
+Beyond the paper:
+
+* `ConsistentClosure`: chain triplets fixed by the pairs up to one log odds ratio per shape
+  and centre species (Plackett's 2×2 table), triangles up to their three-factor interaction;
+  consistent, normalised and in ``[0, w]`` for any parameters; the five free quantities are
+  linear in learned coefficients over log-space features of the pair state.
+* `fit_consistent_closure`, `fit_closure` (``family="optimal" | "consistent"``): joint
+  calibration on several runs (compositions), replicas as separate observations;
+  `fit_optimal_closure` also accepts several runs.
+* `leave_one_composition_out`: each family calibrated without a composition, tested on it.
+
 Parameter order of ``V_τ``: numerator exponents over the pair types in order of first
 appearance among the bonds ``(i,j), (j,k), (i,k)``; then ``ξ1`` on the centre species and
 ``ξ2`` on the other (our reading of Table II).
@@ -21,11 +32,24 @@ from ._base import (
     AbstractMonomialClosure as AbstractMonomialClosure,
 )
 from ._calibration import fit_optimal_closure as fit_optimal_closure
+from ._consistent import (
+    BASE_LOGS as BASE_LOGS,
+    DEFAULT_BASIS as DEFAULT_BASIS,
+    QUANTITIES as QUANTITIES,
+    ConsistentClosure as ConsistentClosure,
+    empirical_quantities as empirical_quantities,
+    feature_library as feature_library,
+    parse_feature as parse_feature,
+    plackett_table as plackett_table,
+    triangle_from_pairs as triangle_from_pairs,
+)
+from ._consistent_fit import fit_consistent_closure as fit_consistent_closure
 from ._data import check_concentrations as check_concentrations
 from ._errors import (
     closure_errors as closure_errors,
     mean_closure_error as mean_closure_error,
 )
+from ._families import FAMILIES as FAMILIES, fit_closure as fit_closure
 from ._io import load_closure as load_closure
 from ._optimal import (
     REGULARIZATIONS as REGULARIZATIONS,
@@ -38,5 +62,6 @@ from ._sparse import SparseApproximation as SparseApproximation
 from ._study import (
     PAPER_COMPOSITIONS as PAPER_COMPOSITIONS,
     cross_stoichiometry_study as cross_stoichiometry_study,
+    leave_one_composition_out as leave_one_composition_out,
 )
 from ._tables import error_table as error_table, exponent_table as exponent_table

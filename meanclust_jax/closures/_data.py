@@ -197,3 +197,61 @@ def _composition(dataset, C_single: np.ndarray) -> float:
         except (TypeError, ValueError):
             pass
     return float(np.mean(C_single[..., 1]))
+
+
+def _lattice_of(dataset) -> tuple[int, int] | None:
+    """``(rows, cols)`` from a dataset's attributes, or ``None`` if it does not say."""
+    rows, cols = dataset.attrs.get("rows"), dataset.attrs.get("cols")
+    if rows is None or cols is None:
+        return None
+    try:
+        return int(rows), int(cols)
+    except (TypeError, ValueError):
+        return None
+
+
+def read_runs(datasets, *, need_triplets: bool = True, mixed_lattices: bool = False) -> list[Trajectories]:
+    """Read and check several annealing runs for a joint calibration.
+
+    **Arguments:**
+
+    - `datasets`: an `xarray.Dataset` (one run) or a non-empty sequence of them (e.g. one per
+      composition). Each run's extra dims (``replica``) are independent trajectories.
+    - `need_triplets`: whether ``C_triplet`` is required.
+    - `mixed_lattices`: allow runs whose ``rows``/``cols`` attributes differ. Runs on different
+      lattices have different finite-size effects, so mixing them must be asked for.
+
+    **Returns:**
+
+    A list of `Trajectories`, one per run, in the given order.
+
+    **Raises:**
+
+    - `ValueError` naming ``datasets[i]`` for an invalid run (e.g. one without ``C_triplet``),
+      an empty sequence, or runs on different lattices without ``mixed_lattices=True``.
+    """
+    import xarray as xr
+
+    if isinstance(datasets, xr.Dataset):
+        datasets = [datasets]
+    if isinstance(datasets, (str, bytes)) or not hasattr(datasets, "__iter__"):
+        raise ValueError(f"datasets must be an xarray.Dataset or a sequence of them; got {type(datasets).__name__}")
+    datasets = list(datasets)
+    if not datasets:
+        raise ValueError("datasets must hold at least one annealing run")
+    runs = []
+    for i, ds in enumerate(datasets):
+        try:
+            runs.append(read_trajectories(ds, need_triplets=need_triplets))
+        except ValueError as err:
+            raise ValueError(f"datasets[{i}]: {err}") from None
+    if not mixed_lattices:
+        lattices = [_lattice_of(ds) for ds in datasets]
+        known = {lat for lat in lattices if lat is not None}
+        if len(known) > 1:
+            desc = ", ".join(f"datasets[{i}] {lat[0]}x{lat[1]}" for i, lat in enumerate(lattices) if lat is not None)
+            raise ValueError(
+                f"datasets: the runs are on different lattices ({desc}); pass mixed_lattices=True "
+                "(CLI: --mixed-lattices) to calibrate on all of them together"
+            )
+    return runs

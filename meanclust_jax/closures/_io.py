@@ -10,7 +10,12 @@ only the concentrations that occur in a type are listed; unbounded bounds are ``
      "source": {...provenance of the calibration data...}}
 
 ``"kind"`` is ``"optimal"``, ``"pair"`` or ``"sparse"``; for the last two the exponents are
-written for reference and checked on loading.
+written for reference and checked on loading. The consistent closure (``"kind": "consistent"``)
+stores its basis and coefficients instead::
+
+    {"kind": "consistent", "features": ["1", "log(rho++)", ...],
+     "coefficients": {"lin:+": {"1": 0.1, "log(rho++)": -2.0, ...}, ..., "tri": {...}},
+     "source": {...}}
 """
 
 from __future__ import annotations
@@ -23,28 +28,37 @@ from pathlib import Path
 import numpy as np
 
 from .._io import write_text_atomic
-from ._base import AbstractMonomialClosure
+from ._base import AbstractClosure, AbstractMonomialClosure
+from ._consistent import ConsistentClosure
 from ._optimal import OptimalApproximation
 from ._pair import PairApproximation
 from ._sparse import SparseApproximation
 
-_KINDS = {"pair": PairApproximation, "sparse": SparseApproximation, "optimal": OptimalApproximation}
+_KINDS = {
+    "pair": PairApproximation,
+    "sparse": SparseApproximation,
+    "optimal": OptimalApproximation,
+    "consistent": ConsistentClosure,
+}
 
 
-def save_closure(closure: AbstractMonomialClosure, path: str | os.PathLike[str]) -> None:
+def save_closure(closure: AbstractClosure, path: str | os.PathLike[str]) -> None:
     """Write ``closure`` as JSON to ``path`` atomically (temporary file, then rename).
 
     **Arguments:**
 
-    - `closure`: a `PairApproximation`, `SparseApproximation` or `OptimalApproximation`.
+    - `closure`: a `PairApproximation`, `SparseApproximation`, `OptimalApproximation` or
+      `ConsistentClosure`.
     - `path`: destination file.
 
     **Raises:**
 
     - `ValueError` if the closure cannot be saved or the folder of ``path`` is missing.
     """
-    if not isinstance(closure, AbstractMonomialClosure):
-        raise ValueError(f"closure must be a monomial closure (pair, sparse, optimal); got {type(closure).__name__}")
+    if not isinstance(closure, (AbstractMonomialClosure, ConsistentClosure)):
+        raise ValueError(
+            f"closure must be a pair, sparse, optimal or consistent closure; got {type(closure).__name__}"
+        )
     text = json.dumps(closure.to_json_dict(), indent=2, allow_nan=False) + "\n"
     write_text_atomic(path, text)
 
@@ -60,13 +74,15 @@ def _bounds_from_json(b) -> tuple[float, float, float] | None:
     return (b1, b2, d)
 
 
-def closure_from_json_dict(data: dict) -> AbstractMonomialClosure:
+def closure_from_json_dict(data: dict) -> AbstractClosure:
     """Inverse of ``closure.to_json_dict()``; see `load_closure`."""
     if not isinstance(data, dict) or "kind" not in data:
         raise ValueError('a closure JSON object must have a "kind" key')
     kind = data["kind"]
     if kind not in _KINDS:
         raise ValueError(f'"kind" must be one of {sorted(_KINDS)}; got {kind!r}')
+    if kind == "consistent":
+        return ConsistentClosure.from_json_dict(data)
     if kind == "optimal":
         if "exponents" not in data:
             raise ValueError('an "optimal" closure needs "exponents"')
@@ -85,7 +101,7 @@ def closure_from_json_dict(data: dict) -> AbstractMonomialClosure:
     return closure
 
 
-def load_closure(path: str | os.PathLike[str]) -> AbstractMonomialClosure:
+def load_closure(path: str | os.PathLike[str]) -> AbstractClosure:
     """Load a closure written by ``closure.save(path)``.
 
     **Arguments:**
@@ -94,7 +110,8 @@ def load_closure(path: str | os.PathLike[str]) -> AbstractMonomialClosure:
 
     **Returns:**
 
-    A `PairApproximation`, `SparseApproximation` or `OptimalApproximation`.
+    A `PairApproximation`, `SparseApproximation`, `OptimalApproximation` or
+    `ConsistentClosure`.
 
     **Raises:**
 
