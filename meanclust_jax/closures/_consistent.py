@@ -27,9 +27,15 @@ The five free quantities ``(η_lin,+ , η_lin,- , η_ang,+ , η_ang,- , κ)`` (`
 functions of the pair state, linear in learned coefficients over a basis of log-space features
 (products of at most a few of ``log C_+, log C_-, log ρ_++, log ρ_--, log ρ_+-`` with the
 nearest-neighbour correlations ``ρ_ij = C_ij / (C_i C_j)``). For *any* coefficients and any
-non-negative pairs the result is exactly consistent with the pairs (per open shape
+pair state a triangular lattice can hold the result is exactly consistent with the pairs (per open shape
 ``Σ_i C_ijk = w C_jk``, per triangle its three pair marginals), normalised to ``w`` per shape
 when the pairs are normalised, and between 0 and ``w``.
+
+A triangle with given pairs exists only if ``C_+- ≤ C_++ + C_--`` (every triangle of a
+two-species lattice has a like bond; for normalised pairs ``C_+- ≤ 1/3``), which every lattice
+state satisfies. Beyond it the closure returns the boundary triangle ``t1 = C_+- − C_--`` with
+negative cells set to 0 (finite, but no longer consistent); the chains stay consistent for any
+pairs.
 
 Singlets: the closure uses the singlets implied by its pairs, ``C_+ = C_++ + C_+-`` and
 ``C_- = C_-- + C_+-`` (SPEC §9; identical to the recorded singlets on any lattice data). So it is

@@ -188,7 +188,7 @@ def fit_consistent_closure(
     """
     import xarray as xr
 
-    from ._calibration import flatten_runs, runs_source
+    from ._calibration import _bucket, flatten_runs, runs_source
     from ._data import read_runs
     from ._errors import run_errors
     from ._pair import PairApproximation
@@ -204,6 +204,16 @@ def fit_consistent_closure(
     X = np.asarray(evaluate_features(jnp.asarray(C_pair), features))
     e_zero = run_errors(zero, runs)  # (runs, 16)
     E0 = float(e_zero.mean())
+    theta0 = _log_space_start(X, C_triplet, omega, mask)
+    # Pad the records to a bucketed length with zero-weight rows (a benign pair state), so that
+    # data sets of similar size share one compiled solver.
+    M = omega.shape[0]
+    pad = _bucket(M) - M
+    if pad > 0:
+        C_pair = np.concatenate([C_pair, np.tile([[1 / 3, 1 / 3, 1 / 6]], (pad, 1))])
+        C_triplet = np.concatenate([C_triplet, np.zeros((pad, len(TRIPLETS)))])
+        omega = np.concatenate([omega, np.zeros(pad)])
+        X = np.asarray(evaluate_features(jnp.asarray(C_pair), features))
     sqrt_w = jnp.asarray(np.sqrt(omega / (16.0 * E0) if E0 > 0 else omega))
     sqrt_ridge = jnp.asarray(np.sqrt(ridge))
     Xj = jnp.asarray(X)
@@ -220,7 +230,6 @@ def fit_consistent_closure(
     tri_cols = [TRIPLET_INDEX[lab] for lab in _TRI_CELLS]
     tri_data = (Xj, jnp.asarray(C_pair), jnp.asarray(C_triplet[:, tri_cols]), sqrt_w,
                 jnp.asarray(SHAPE_WEIGHTS["tri"]), jnp.asarray(mask[4], dtype=jnp.float64), sqrt_ridge)
-    theta0 = _log_space_start(X, C_triplet, omega, mask)
     theta, ok, steps = _solve_groups(jnp.asarray(theta0), chain_data, tri_data, float(tol), int(max_steps))
     coef = np.where(mask, np.asarray(theta), 0.0)
     ok, steps = np.asarray(ok), np.asarray(steps)

@@ -199,9 +199,9 @@ def _composition(dataset, C_single: np.ndarray) -> float:
     return float(np.mean(C_single[..., 1]))
 
 
-def _lattice_of(dataset) -> tuple[int, int] | None:
-    """``(rows, cols)`` from a dataset's attributes, or ``None`` if it does not say."""
-    rows, cols = dataset.attrs.get("rows"), dataset.attrs.get("cols")
+def _lattice_of(run: Trajectories) -> tuple[int, int] | None:
+    """``(rows, cols)`` from a run's attributes, or ``None`` if it does not say."""
+    rows, cols = run.attrs.get("rows"), run.attrs.get("cols")
     if rows is None or cols is None:
         return None
     try:
@@ -216,7 +216,8 @@ def read_runs(datasets, *, need_triplets: bool = True, mixed_lattices: bool = Fa
     **Arguments:**
 
     - `datasets`: an `xarray.Dataset` (one run) or a non-empty sequence of them (e.g. one per
-      composition). Each run's extra dims (``replica``) are independent trajectories.
+      composition); already-read `Trajectories` are accepted as they are. Each run's extra
+      dims (``replica``) are independent trajectories.
     - `need_triplets`: whether ``C_triplet`` is required.
     - `mixed_lattices`: allow runs whose ``rows``/``cols`` attributes differ. Runs on different
       lattices have different finite-size effects, so mixing them must be asked for.
@@ -241,12 +242,17 @@ def read_runs(datasets, *, need_triplets: bool = True, mixed_lattices: bool = Fa
         raise ValueError("datasets must hold at least one annealing run")
     runs = []
     for i, ds in enumerate(datasets):
+        if isinstance(ds, Trajectories):  # already read and checked (e.g. a bootstrap sample)
+            if need_triplets and ds.C_triplet is None:
+                raise ValueError(f"datasets[{i}]: the trajectory has no triplet concentrations (C_triplet)")
+            runs.append(ds)
+            continue
         try:
             runs.append(read_trajectories(ds, need_triplets=need_triplets))
         except ValueError as err:
             raise ValueError(f"datasets[{i}]: {err}") from None
     if not mixed_lattices:
-        lattices = [_lattice_of(ds) for ds in datasets]
+        lattices = [_lattice_of(r) for r in runs]
         known = {lat for lat in lattices if lat is not None}
         if len(known) > 1:
             desc = ", ".join(f"datasets[{i}] {lat[0]}x{lat[1]}" for i, lat in enumerate(lattices) if lat is not None)
