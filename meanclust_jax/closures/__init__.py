@@ -21,6 +21,8 @@ Beyond the paper:
   calibration on several runs (compositions), replicas as separate observations;
   `fit_optimal_closure` also accepts several runs.
 * `leave_one_composition_out`: each family calibrated without a composition, tested on it.
+* `discover_closure`, `sparse_discovery_study`: sparse selection in log space (OLS, ARD, LASSO,
+  RFE with scikit-learn) and refit under the family's constraints.
 
 Parameter order of ``V_τ``: numerator exponents over the pair types in order of first
 appearance among the bonds ``(i,j), (j,k), (i,k)``; then ``ξ1`` on the centre species and
@@ -48,6 +50,12 @@ from ._data import check_concentrations as check_concentrations
 from ._errors import (
     closure_errors as closure_errors,
     mean_closure_error as mean_closure_error,
+)
+from ._discovery import (
+    METHODS as METHODS,
+    discover_closure as discover_closure,
+    select_terms as select_terms,
+    sparse_discovery_study as sparse_discovery_study,
 )
 from ._families import FAMILIES as FAMILIES, fit_closure as fit_closure
 from ._io import load_closure as load_closure
