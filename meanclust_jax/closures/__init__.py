@@ -23,12 +23,19 @@ Beyond the paper:
 * `leave_one_composition_out`: each family calibrated without a composition, tested on it.
 * `discover_closure`, `sparse_discovery_study`: sparse selection in log space (OLS, ARD, LASSO,
   RFE with scikit-learn) and refit under the family's constraints.
+* `closure_committee`, `committee_disagreement`, `active_learning_curve`: query by committee
+  over compositions (which composition to anneal next).
 
 Parameter order of ``V_τ``: numerator exponents over the pair types in order of first
 appearance among the bonds ``(i,j), (j,k), (i,k)``; then ``ξ1`` on the centre species and
 ``ξ2`` on the other (our reading of Table II).
 """
 
+from ._active import (
+    active_learning_curve as active_learning_curve,
+    closure_committee as closure_committee,
+    committee_disagreement as committee_disagreement,
+)
 from ._base import (
     AbstractClosure as AbstractClosure,
     AbstractMonomialClosure as AbstractMonomialClosure,
