@@ -188,8 +188,24 @@ def bond_counts(sigma: Configuration) -> Int[Array, "*batch 3 3"]:
 def energy_from_counts(
     tri_hist: Int[Array, "*batch 4"], bonds: Int[Array, "*batch 3 3"], hamiltonian: TriangleBondHamiltonian
 ) -> Float[Array, " *batch"]:
-    """Total energy from the triangle histogram and bond counts (exact sums of table entries)."""
+    """Total energy from the triangle histogram and bond counts (exact sums of table entries).
+
+    **Arguments:**
+
+    - `tri_hist`: integer array ``(*batch, 4)``, triangles holding 0..3 ``-`` sites
+      (`triangle_histogram`).
+    - `bonds`: integer array ``(*batch, 3, 3)``, bonds ``[orientation, ++/--/+-]`` (`bond_counts`).
+    - `hamiltonian`: the `TriangleBondHamiltonian`.
+
+    **Returns:**
+
+    The total energy ``(*batch,)`` (energy units). NumPy inputs give a float64 NumPy array
+    (the host-side path of `meanclust_jax.dataset`, exact whatever JAX's precision setting);
+    JAX inputs give a JAX array (float64 only if ``jax_enable_x64`` is on).
+    """
     eps, J = hamiltonian.tables()
+    if isinstance(tri_hist, np.ndarray) and isinstance(bonds, np.ndarray):
+        return tri_hist.astype(np.float64) @ eps + bonds.sum(axis=-2).astype(np.float64) @ J
     e = jnp.sum(tri_hist * jnp.asarray(eps), axis=-1)
     return e + jnp.sum(jnp.sum(bonds, axis=-2) * jnp.asarray(J), axis=-1)
 

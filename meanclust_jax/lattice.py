@@ -35,6 +35,8 @@ import itertools
 
 import numpy as np
 
+from ._validate import check_float, check_int
+
 #: Neighbour vectors ``v0..v5`` in cyclic order.
 NEIGHBOUR_VECTORS: tuple[tuple[int, int], ...] = ((1, 0), (0, 1), (-1, 1), (-1, 0), (0, -1), (1, -1))
 
@@ -96,8 +98,7 @@ class TriangularLattice:
     def __post_init__(self) -> None:
         for name in ("rows", "cols"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ValueError(f"{name} must be an integer, got {value!r}")
+            value = check_int(value, name)
             if value < 3 or all(value % s for s in _STRIDES):
                 raise ValueError(
                     f"{name}={value} cannot be tiled by the checkerboard: {name} must be a "
@@ -204,13 +205,7 @@ def check_moves(moves: str) -> str:
 
 def check_composition(composition: float) -> float:
     """Return `composition` as a float if it is finite and in (0, 1), else raise `ValueError`."""
-    try:
-        x = float(composition)
-    except (TypeError, ValueError):
-        raise ValueError(f"composition must be a number in (0, 1), got {composition!r}") from None
-    if not np.isfinite(x) or not 0.0 < x < 1.0:
-        raise ValueError(f"composition={composition!r} must be a finite number in (0, 1)")
-    return x
+    return check_float(composition, "composition", minimum=0.0, maximum=1.0, open_min=True, open_max=True)
 
 
 def phases_are_independent(lattice: TriangularLattice, moves: str) -> bool:

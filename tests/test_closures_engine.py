@@ -119,7 +119,7 @@ def test_projected_gradient_agrees_with_slsqp_at_x_one_half_soft(anneals):
 
 
 def test_composition_is_read_per_replica(anneals):
-    from meanclust_jax.closures._data import read_trajectories
+    from meanclust_jax.dataset import read_trajectories
 
     for x, ds in anneals.items():
         assert read_trajectories(ds).composition == pytest.approx(x)

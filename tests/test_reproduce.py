@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from meanclust_jax.cli import main
-from meanclust_jax.closures._structure import param_names
+from meanclust_jax.closures import param_names
 from meanclust_jax.reports import paper_values
 from meanclust_jax.reports.markup import Figure, Heading, Paragraph, Table, to_html, to_markdown
 from meanclust_jax.study import STAGES, StudyConfig

@@ -96,9 +96,7 @@ def _load_closure_arg(text: str):
 
 def _check_fit_args(args: argparse.Namespace) -> dict:
     """Validate the flags of ``fit-closures`` before any file is read; returns fit kwargs."""
-    from ..closures._consistent import DEFAULT_BASIS, ConsistentClosure
-    from ..closures._consistent_fit import resolve_ridge
-    from ..closures._optimal import REGULARIZATIONS
+    from ..closures import DEFAULT_BASIS, REGULARIZATIONS, ConsistentClosure, resolve_ridge
 
     overrides = {k: getattr(args, k) for k in ("beta1", "beta2", "delta") if hasattr(args, k)}
     if args.family == "optimal":
@@ -125,9 +123,9 @@ def _check_fit_args(args: argparse.Namespace) -> dict:
 
 
 def _load_runs(paths):
-    from .._io import load_netcdf
+    from ..dataset import load_trajectory
 
-    return [load_netcdf(p) for p in paths]
+    return [load_trajectory(p, need_triplets=True) for p in paths]
 
 
 def _name_runs(err: ValueError, paths) -> ValueError:
@@ -216,9 +214,9 @@ def _evaluate_closures(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from .._io import load_netcdf, write_text_atomic
+    from .._io import write_text_atomic
     from ..closures import PairApproximation, closure_errors, error_table
-    from ..closures._data import read_trajectories
+    from ..dataset import load_trajectory, read_trajectories
 
     if args.out is not None:
         from pathlib import Path
@@ -231,11 +229,8 @@ def _evaluate_closures(args: argparse.Namespace) -> int:
     pa = PairApproximation()
     rows = []
     for path in args.runs:
-        ds = load_netcdf(path)
-        try:
-            x = read_trajectories(ds, need_triplets=True).composition
-        except ValueError as err:
-            raise ValueError(f"{path}: {err}") from None
+        ds = load_trajectory(path, need_triplets=True)
+        x = read_trajectories(ds, need_triplets=False).composition
         J = closure_errors(closure, ds)
         J_pa = closure_errors(pa, ds)
         rows.append((x, path, float(J.mean()), float(J_pa.mean())))

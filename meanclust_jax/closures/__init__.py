@@ -9,7 +9,11 @@ shape weight included): ``closure(C_single (..., 2), C_pair (..., 3)) -> (..., 1
   "soft" or user bounds) by projected gradient, with a per-type report.
 * `closure_errors` (``J_τ``, eq. (15)) and `mean_closure_error` (``ℰ``, eq. (30)).
 * `cross_stoichiometry_study`: OA calibrated at some compositions vs PA and SA at all.
-* `load_closure` / ``closure.save(path)``: JSON.
+* `load_closure` / ``closure.save(path)``: JSON. Closure classes register themselves by
+  ``kind`` (`register_closure`, `closure_kinds`), so a new family loads without editing `_io`.
+* `predict_triplets`: a closure's triplet concentrations on checked data (NumPy);
+  `param_names` / `param_symbols`: the order and symbols of the paper's vector ``V_τ``.
+* The paper's compositions, Table II and `composition_label` live in `meanclust_jax.paper`.
 
 Beyond the paper:
 
@@ -31,6 +35,7 @@ appearance among the bonds ``(i,j), (j,k), (i,k)``; then ``ξ1`` on the centre s
 ``ξ2`` on the other (our reading of Table II).
 """
 
+from ..dataset import check_concentrations as check_concentrations
 from ._active import (
     active_learning_curve as active_learning_curve,
     closure_committee as closure_committee,
@@ -39,6 +44,8 @@ from ._active import (
 from ._base import (
     AbstractClosure as AbstractClosure,
     AbstractMonomialClosure as AbstractMonomialClosure,
+    closure_kinds as closure_kinds,
+    register_closure as register_closure,
 )
 from ._calibration import fit_optimal_closure as fit_optimal_closure
 from ._consistent import (
@@ -52,11 +59,11 @@ from ._consistent import (
     plackett_table as plackett_table,
     triangle_from_pairs as triangle_from_pairs,
 )
-from ._consistent_fit import fit_consistent_closure as fit_consistent_closure
-from ._data import check_concentrations as check_concentrations
+from ._consistent_fit import fit_consistent_closure as fit_consistent_closure, resolve_ridge as resolve_ridge
 from ._errors import (
     closure_errors as closure_errors,
     mean_closure_error as mean_closure_error,
+    predict_triplets as predict_triplets,
 )
 from ._discovery import (
     METHODS as METHODS,
@@ -74,6 +81,7 @@ from ._optimal import (
 from ._pair import PairApproximation as PairApproximation
 from ._projection import project_exponents as project_exponents
 from ._sparse import SparseApproximation as SparseApproximation
+from ._structure import param_names as param_names, param_symbols as param_symbols
 from ._study import (
     PAPER_COMPOSITIONS as PAPER_COMPOSITIONS,
     cross_stoichiometry_study as cross_stoichiometry_study,

@@ -131,12 +131,12 @@ def committee_disagreement(committee: Sequence, compositions: Sequence[float], *
 
     **Returns:** float64 array ``(len(compositions),)``.
     """
-    from ._errors import _predict
+    from ._errors import predict_triplets
 
     out = []
     for x in compositions:
         C_single, C_pair = composition_states(x, n_states)
-        g = np.stack([_predict(c, C_single, C_pair) for c in committee])  # (B, S, 16)
+        g = np.stack([predict_triplets(c, C_single, C_pair) for c in committee])  # (B, S, 16)
         out.append(float(np.mean(np.var(g, axis=0))))
     return np.asarray(out)
 

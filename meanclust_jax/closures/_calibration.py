@@ -35,7 +35,6 @@ In the tests the optima agree with SciPy's SLSQP on the same objective to ~1e-14
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,7 +44,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .._io import jsonable
 from .._labels import TRIPLETS
+from .._precision import require_float64
+from .._validate import check_int
 from . import _structure as S
 from ._optimal import OptimalApproximation, bounds_to_json, constraint_violation, resolve_bounds
 from ._projection import check_feasible, infeasible_types, packed_bounds, project_packed
@@ -405,17 +407,19 @@ def fit_optimal_closure(
     - `ValueError` on an invalid dataset (naming ``datasets[i]``; see `closure_errors`), runs
       on different lattices without ``mixed_lattices``, an unknown regularisation, or bounds
       (or a support) that leave some type with no feasible exponents.
+    - `RuntimeError` if float64 is off (call `meanclust_jax.enable_float64()` first).
     """
     from ._data import read_runs
     from ._errors import run_errors
     from ._pair import PairApproximation
 
+    require_float64("fit_optimal_closure")
     b = resolve_bounds(regularization, bounds)
     check_feasible(b)
-    if num_starts < 1:
-        raise ValueError(f"num_starts must be >= 1; got {num_starts}")
-    if adam_steps < 1 or polish_steps < 0:
-        raise ValueError(f"adam_steps must be >= 1 and polish_steps >= 0; got {adam_steps}, {polish_steps}")
+    num_starts = check_int(num_starts, "num_starts", minimum=1)
+    adam_steps = check_int(adam_steps, "adam_steps", minimum=1)
+    polish_steps = check_int(polish_steps, "polish_steps", minimum=0)
+    polish_starts = check_int(polish_starts, "polish_starts", minimum=1)
     mask = _support_mask(support)
     runs = read_runs(dataset, need_triplets=True, mixed_lattices=mixed_lattices)
     prob = _problem_from_runs(runs)
@@ -496,7 +500,7 @@ def runs_source(runs) -> dict[str, Any]:
             "records": int(traj.times.shape[0]),
             "trajectories": int(traj.C_pair.shape[0]),
             "time_span": [float(traj.times[0]), float(traj.times[-1])],
-            "attrs": {k: _jsonable(v) for k, v in traj.attrs.items()},
+            "attrs": jsonable(traj.attrs),
         }
     else:
         comps = [float(t.composition) for t in runs]
@@ -507,17 +511,8 @@ def runs_source(runs) -> dict[str, Any]:
             "records": int(sum(t.times.shape[0] for t in runs)),
             "trajectories": int(sum(t.C_pair.shape[0] for t in runs)),
             "time_span": [float(min(t.times[0] for t in runs)), float(max(t.times[-1] for t in runs))],
-            "attrs": {k: _jsonable(v) for k, v in runs[0].attrs.items()},
+            "attrs": jsonable(runs[0].attrs),
         }
     source["meanclust_jax_version"] = __version__
     return source
 
-
-def _jsonable(v):
-    if isinstance(v, (str, bool, int, float)) or v is None:
-        return v if not (isinstance(v, float) and not math.isfinite(v)) else str(v)
-    if isinstance(v, np.generic):
-        return _jsonable(v.item())
-    if isinstance(v, (list, tuple, np.ndarray)):
-        return [_jsonable(x) for x in np.asarray(v).ravel().tolist()]
-    return str(v)

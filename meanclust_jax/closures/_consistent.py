@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from collections.abc import Mapping, Sequence
 from itertools import combinations_with_replacement
 from typing import Any, ClassVar
@@ -65,7 +64,7 @@ from .._custom_types import (
     TripletConcentrations,
 )
 from .._labels import SHAPE_WEIGHTS, TRIPLET_INDEX, TRIPLETS
-from ._base import AbstractClosure, _check_last_axis
+from ._base import AbstractClosure, _check_last_axis, register_closure
 
 #: The five free quantities: log odds ratio of the two chain ends given the centre species,
 #: per open shape and centre (``"ang:+"``: angled chains centred on ``+``), and the triangle's
@@ -415,6 +414,7 @@ def _coefficient_array(coefficients, features: tuple[str, ...]) -> np.ndarray:
     return arr
 
 
+@register_closure
 class ConsistentClosure(AbstractClosure):
     """Closure consistent with its pairs by construction, with learned association (see the
     module docstring for the construction).
@@ -568,17 +568,6 @@ class ConsistentClosure(AbstractClosure):
         if not isinstance(data["coefficients"], Mapping):
             raise ValueError('"coefficients" must be an object {quantity: {feature: value}}')
         return cls(data["coefficients"], data["features"], source=data.get("source") or {})
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the closure to ``path`` as JSON, atomically (see `load_closure`).
-
-        **Raises:**
-
-        - `ValueError` if the folder of ``path`` does not exist or is not writable.
-        """
-        from ._io import save_closure
-
-        save_closure(self, path)
 
 
 __all__ = [

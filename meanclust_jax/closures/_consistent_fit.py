@@ -185,14 +185,17 @@ def fit_consistent_closure(
     - `ValueError` naming the parameter: an invalid run (``datasets[i]``, e.g. without
       ``C_triplet``), runs on different lattices without ``mixed_lattices``, an unknown
       feature, a bad ``regularization`` or ``support``.
+    - `RuntimeError` if float64 is off (call `meanclust_jax.enable_float64()` first).
     """
     import xarray as xr
 
+    from .._precision import require_float64
     from ._calibration import _bucket, flatten_runs, runs_source
     from ._data import read_runs
     from ._errors import run_errors
     from ._pair import PairApproximation
 
+    require_float64("fit_consistent_closure")
     features = tuple(features)
     ridge = resolve_ridge(regularization)
     zero = ConsistentClosure(None, features)  # validates the features

@@ -8,12 +8,30 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._labels import TRIPLETS
+from ..dataset import read_trajectories
 from ._base import AbstractClosure, AbstractMonomialClosure, monomial_triplets_numpy
-from ._data import read_trajectories
 
 
-def _predict(closure: AbstractClosure, C_single: np.ndarray, C_pair: np.ndarray) -> np.ndarray:
-    """Closure values on checked data; monomial closures are evaluated in NumPy (no compile)."""
+def predict_triplets(closure: AbstractClosure, C_single: np.ndarray, C_pair: np.ndarray) -> np.ndarray:
+    """The closure's triplet concentrations ``g_τ(C(t))`` on checked data, as a NumPy array.
+
+    Monomial closures are evaluated in NumPy (no JAX compilation); any other closure is called.
+
+    **Arguments:**
+
+    - `closure`: any `AbstractClosure`.
+    - `C_single`: float array ``(*batch, 2)``, ``(C_+, C_-)``, e.g. `Trajectories.C_single`.
+    - `C_pair`: float array ``(*batch, 3)``, ``(C_++, C_--, C_+-)``, e.g. `Trajectories.C_pair`.
+
+    **Returns:**
+
+    Float64 array ``(*batch, 16)`` in SPEC §4 order, including the shape weight (NaN or inf
+    where the closure is not finite on the data).
+
+    **Raises:**
+
+    - `ValueError` if `closure` is not an `AbstractClosure`.
+    """
     if not isinstance(closure, AbstractClosure):
         raise ValueError(f"closure must be an AbstractClosure; got {type(closure).__name__}")
     if isinstance(closure, AbstractMonomialClosure):
@@ -29,7 +47,7 @@ def run_errors(closure: AbstractClosure, runs) -> np.ndarray:
     """
     out = []
     for traj in runs:
-        g = _predict(closure, traj.C_single, traj.C_pair)
+        g = predict_triplets(closure, traj.C_single, traj.C_pair)
         with np.errstate(invalid="ignore", over="ignore"):
             J = np.einsum("t,rtk->rk", traj.weights, (g - traj.C_triplet) ** 2).mean(axis=0)
         out.append(np.where(np.isfinite(J), J, np.inf))
@@ -65,7 +83,7 @@ def closure_errors(closure: AbstractClosure, dataset, *, average_replicas: bool 
     import xarray as xr
 
     traj = read_trajectories(dataset, need_triplets=True)
-    g = _predict(closure, traj.C_single, traj.C_pair)  # (R, n, 16)
+    g = predict_triplets(closure, traj.C_single, traj.C_pair)  # (R, n, 16)
     bad = ~np.all(np.isfinite(g), axis=(0, 1))
     if np.any(bad):
         warnings.warn(

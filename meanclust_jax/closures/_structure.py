@@ -155,3 +155,43 @@ def to_vector(label: str, gamma_row: np.ndarray, xi_row: np.ndarray) -> np.ndarr
         else:
             out.append(float(xi_row[SPECIES_INDEX[name]]))
     return np.array(out)
+
+
+def exponents_from_table(table) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """Exponent arrays from the JSON layout ``{"ang:++-": {"gamma": {"++": .., "+-": ..},
+    "xi": {"+": .., "-": ..}}, ...}`` (only the concentrations that occur in a type are listed).
+
+    **Returns:**
+
+    ``(gamma, xi)``: float64 arrays of shapes ``(16, 3)`` and ``(16, 2)``.
+
+    **Raises:**
+
+    - `ValueError` if `table` is not a mapping, a type is missing or unknown, or a pair/species
+      key is absent from, or does not occur in, that type.
+    """
+    if not isinstance(table, dict):
+        raise ValueError(f"exponents must be an object keyed by triplet type; got {type(table).__name__}")
+    gamma = np.zeros((NUM_TYPES, len(PAIRS)))
+    xi = np.zeros((NUM_TYPES, len(SPECIES)))
+    missing = [t for t in TRIPLETS if t not in table]
+    if missing:
+        raise ValueError(f"exponents: missing triplet types {missing}")
+    extra = [t for t in table if t not in TRIPLETS]
+    if extra:
+        raise ValueError(f"exponents: unknown triplet types {extra}; allowed: {list(TRIPLETS)}")
+    for t, label in enumerate(TRIPLETS):
+        entry = table[label]
+        for kind, names, index, out in (
+            ("gamma", pair_types(label), PAIR_INDEX, gamma),
+            ("xi", species_types(label), SPECIES_INDEX, xi),
+        ):
+            given = dict(entry.get(kind, {}))
+            if set(given) != set(names):
+                raise ValueError(
+                    f"exponents[{label!r}][{kind!r}] must have exactly the keys {list(names)}; "
+                    f"got {sorted(given)}"
+                )
+            for name in names:
+                out[t, index[name]] = float(given[name])
+    return gamma, xi

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._validate import check_int
 from ..concentrations import cluster_counts
 from ..energy import TriangleBondHamiltonian
 from ..lattice import TriangularLattice, check_moves
@@ -157,9 +158,7 @@ def run_anneal(
     lattice.stride(moves)  # raises for global moves on a 3x3-strided lattice
     if engine not in ENGINES:
         raise ValueError(f"engine={engine!r} is unknown: use one of {ENGINES}")
-    if isinstance(replicas, bool) or int(replicas) != replicas or replicas < 1:
-        raise ValueError(f"replicas={replicas!r} must be an integer >= 1")
-    B = int(replicas)
+    B = check_int(replicas, "replicas", minimum=1, allow_float=True)
     schedules = list(schedule) if isinstance(schedule, (list, tuple)) else [schedule] * B
     comps = list(composition) if isinstance(composition, (list, tuple, np.ndarray)) else [composition] * B
     if len(schedules) != B or len(comps) != B:
@@ -176,11 +175,8 @@ def run_anneal(
     n_minus = [lattice.minority_count(x) for x in comps]
     if record_every is None:
         record_every = max(1, total // 200)
-    if isinstance(record_every, bool) or int(record_every) != record_every or record_every < 1:
-        raise ValueError(f"record_every={record_every!r} must be an integer >= 1 (sweeps)")
-    record_every = int(record_every)
-    if isinstance(snapshots, bool) or int(snapshots) != snapshots or snapshots < 0:
-        raise ValueError(f"snapshots={snapshots!r} must be an integer >= 0")
+    record_every = check_int(record_every, "record_every (sweeps)", minimum=1, allow_float=True)
+    snapshots = check_int(snapshots, "snapshots", minimum=0, allow_float=True)
 
     replica_keys = replica_key_batch(key, B)
     init_keys, keys = (jnp.stack(k) for k in zip(*(jax.random.split(k) for k in replica_keys)))

@@ -75,8 +75,8 @@ def plot_triplets_vs_pairs(
 
     - `ValueError` for an unknown triplet label or an invalid dataset.
     """
-    from ..closures._data import read_trajectories
-    from ..closures._errors import _predict
+    from ..closures import predict_triplets
+    from ..dataset import read_trajectories
 
     for t in types:
         if t not in TRIPLETS:
@@ -98,7 +98,7 @@ def plot_triplets_vs_pairs(
             order = np.argsort(x)
             ax.plot(x, y, markers[d % len(markers)], ms=3, alpha=0.45, label=f"data {dname}")
             for c, (cname, closure) in enumerate(closures.items()):
-                g = _predict(closure, traj.C_single, traj.C_pair)[..., t].mean(0)
+                g = predict_triplets(closure, traj.C_single, traj.C_pair)[..., t].mean(0)
                 ax.plot(x[order], g[order], styles[c % len(styles)], lw=1.5, label=f"{cname} {dname}")
         ax.set_xlabel(f"$C_{{{q}}}$")
         ax.set_ylabel(f"$C$ {label}")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import write_text_atomic
+from .._precision import enable_float64
 from ._config import StudyConfig
 from ._stages import anneal_stage, closures_stage, figures_stage, inference_stage
 
@@ -81,11 +82,15 @@ def run_study(
     - `force`: forget finished stages (and settings stored by an earlier run) and start over.
     - `log`: where progress lines go.
 
+    Switches JAX to float64 for the process (`meanclust_jax.enable_float64`): the closure
+    calibration and the rate inference need it.
+
     **Returns:** ``{stage: summary}`` for every stage run or reused.
 
     **Raises:** `ValueError` for an unwritable `out`, an unknown `stop_after`, or a folder that
     holds a study made with different settings (unless `force`).
     """
+    enable_float64()
     if stop_after is not None and stop_after not in STAGES:
         raise ValueError(f"stop_after={stop_after!r} is not a stage; use one of {STAGES}")
     path = prepare_output(out)
