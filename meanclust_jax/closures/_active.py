@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import check_float, check_int
 from ._data import Trajectories, read_runs, trapezoid_weights
 
 #: Strategies of `active_learning_curve`.
@@ -46,8 +47,7 @@ def bootstrap_runs(datasets, rng: np.random.Generator, *, windows: int = 4, mixe
 
     **Raises:** `ValueError` for a bad ``windows`` or invalid runs.
     """
-    if isinstance(windows, bool) or not isinstance(windows, (int, np.integer)) or windows < 1:
-        raise ValueError(f"windows must be an integer >= 1; got {windows!r}")
+    windows = check_int(windows, "windows", minimum=1)
     out = []
     for traj in read_runs(datasets, need_triplets=True, mixed_lattices=mixed_lattices):
         R, n = traj.C_pair.shape[:2]
@@ -94,8 +94,7 @@ def closure_committee(
     """
     from ._families import fit_closure
 
-    if isinstance(members, bool) or not isinstance(members, (int, np.integer)) or members < 2:
-        raise ValueError(f"members must be an integer >= 2; got {members!r}")
+    members = check_int(members, "members", minimum=2)
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(members):
@@ -113,11 +112,8 @@ def composition_states(x: float, n_states: int = 25) -> tuple[np.ndarray, np.nda
 
     **Raises:** `ValueError` unless ``0 < x < 1`` and ``n_states ≥ 2``.
     """
-    if not (0.0 < float(x) < 1.0):
-        raise ValueError(f"composition x must lie in (0, 1); got {x!r}")
-    if isinstance(n_states, bool) or not isinstance(n_states, (int, np.integer)) or n_states < 2:
-        raise ValueError(f"n_states must be an integer >= 2; got {n_states!r}")
-    x = float(x)
+    x = check_float(x, "composition x", minimum=0.0, maximum=1.0, open_min=True, open_max=True)
+    n_states = check_int(n_states, "n_states", minimum=2)
     lo, hi = x * (1 - x), min(x, 1 - x, 1 / 3)
     cpm = lo + np.linspace(0.0, 1.0, n_states) * (hi - lo)
     C_pair = np.stack([1 - x - cpm, x - cpm, cpm], axis=-1)

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._labels import SHAPE_WEIGHTS, TRIPLET_INDEX, TRIPLETS
+from .._validate import check_float, check_int
 from ._consistent import (
     _CHAIN_CELLS,
     _TRI_CELLS,
@@ -200,8 +201,8 @@ def fit_consistent_closure(
     ridge = resolve_ridge(regularization)
     zero = ConsistentClosure(None, features)  # validates the features
     mask = _support_array(support, features)
-    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
-        raise ValueError(f"max_steps must be an integer >= 1; got {max_steps!r}")
+    max_steps = check_int(max_steps, "max_steps", minimum=1)
+    tol = check_float(tol, "tol", minimum=0.0, open_min=True)
     runs = read_runs(datasets, need_triplets=True, mixed_lattices=mixed_lattices)
     _, C_pair, C_triplet, omega = flatten_runs(runs)
     X = np.asarray(evaluate_features(jnp.asarray(C_pair), features))
