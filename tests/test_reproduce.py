@@ -112,7 +112,7 @@ def test_markup_renders_and_escapes() -> None:
 
 
 def _check_artefacts(out: Path, cfg: StudyConfig) -> None:
-    from meanclust_jax.closures import OptimalApproximation, load_closure
+    from meanclust_jax.closures import ConsistentClosure, OptimalApproximation, load_closure
     from meanclust_jax.dataset import load_trajectory
     from meanclust_jax.inference import load_posterior
     from meanclust_jax._io import load_netcdf
@@ -128,7 +128,11 @@ def _check_artefacts(out: Path, cfg: StudyConfig) -> None:
     for name in ("OA-hard-1_3", "OA-soft-1_3", "OA-hard-1_2", "OA-soft-1_2"):
         assert isinstance(load_closure(out / "closures" / f"{name}.json"), OptimalApproximation)
     study = load_netcdf(out / "closures" / "study.nc")
-    assert study["errors"].shape == (6, len(cfg.compositions), 16)
+    assert study["errors"].shape == (8, len(cfg.compositions), 16)  # + OA-hard-all, consistent-all
+    assert isinstance(load_closure(out / "closures" / "consistent-all.json"), ConsistentClosure)
+    loco = load_netcdf(out / "closures" / "loco.nc")
+    assert list(loco["closure"].values) == ["PA", "OA-hard-LOCO", "consistent-LOCO"]
+    assert np.all(np.isfinite(loco["mean_error"].values))
     assert np.all(np.isfinite(study["mean_error"].values))
     for stem, site, dim in (("PA", "k", 8), ("OA-hard-1_2", "k", 8), ("SA", "alpha", 2)):
         for sampler, draws in (("nuts", cfg.nuts_samples), ("drmh", cfg.drmh_samples)):
@@ -137,7 +141,7 @@ def _check_artefacts(out: Path, cfg: StudyConfig) -> None:
             assert post[site].shape == (cfg.chains, draws, dim), (stem, sampler)
             assert "F" in post and np.isfinite(post["F"].values).any()
     figures = sorted(p.name for p in (out / "figures").iterdir())
-    assert len(figures) == 11
+    assert len(figures) == 12
     for f in figures:
         assert (out / "figures" / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f
     report = (out / "report.md").read_text(encoding="utf-8")
@@ -145,7 +149,7 @@ def _check_artefacts(out: Path, cfg: StudyConfig) -> None:
     for f in figures:
         assert f"(figures/{f})" in report, f"report.md does not show {f}"
         assert f'src="figures/{f}"' in html, f"report.html does not show {f}"
-    for heading in ("Table II", "Figs. 11, 12", "Figs. 13, 14", "36.13"):
+    for heading in ("Table II", "Figs. 11, 12", "Figs. 13, 14", "36.13", "Leave-one-composition-out"):
         assert heading in report
 
 

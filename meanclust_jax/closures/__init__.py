@@ -85,6 +85,8 @@ from ._structure import param_names as param_names, param_symbols as param_symbo
 from ._study import (
     PAPER_COMPOSITIONS as PAPER_COMPOSITIONS,
     cross_stoichiometry_study as cross_stoichiometry_study,
+    beyond_paper_study as beyond_paper_study,
     leave_one_composition_out as leave_one_composition_out,
+    loco_summary as loco_summary,
 )
 from ._tables import error_table as error_table, exponent_table as exponent_table
