@@ -17,9 +17,15 @@ time, sparse discovery and active learning, on the engine's own anneals.
    compositions (the 48² runs of step 1, a different seed); learning curves of the held-out ℰ
    against the number of compositions annealed for query by committee, uniform and random
    choice (random: mean and spread over 5 seeds).
+6. **Closed ODE** (eq. 8) with every consistent closure calibrated in step 2 (one per held-out
+   composition and size): from the random state of each paper composition, 8 random rate
+   vectors (log-uniform in [1e-5, 1e-2] per sweep) over the 11000 sweeps of the schedule; the
+   solve must succeed with the pair concentrations in [0, 1], and the gradient of a loss in the
+   rates and the closure's coefficients must be finite.
 
-Run:  python benchmarks/bench_closures_beyond.py [--quick] [--skip-discovery] [--skip-active]
-Writes benchmarks/results/closures_beyond_cpu.json and closures_learning_curve.png; prints tables.
+Run:  python benchmarks/bench_closures_beyond.py [--quick] [--sections loco,timing,discovery,active,ode]
+Writes benchmarks/results/closures_beyond_cpu.json (sections run now replace their entries; the
+others are kept) and closures_learning_curve.png; prints tables.
 """
 
 from __future__ import annotations
@@ -109,8 +115,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="48^2 only, 2 replicas, shorter active learning")
     parser.add_argument("--data", default=str(DATA), help="folder for the annealing runs (reused if present)")
-    parser.add_argument("--skip-discovery", action="store_true")
-    parser.add_argument("--skip-active", action="store_true")
+    parser.add_argument("--sections", default="loco,timing,discovery,active,ode",
+                        help="comma-separated subset of loco,timing,discovery,active,ode")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
 
@@ -118,19 +124,15 @@ def main() -> int:
 
     import meanclust_jax
     from meanclust_jax._io import write_text_atomic
-    from meanclust_jax.closures import (
-        PAPER_COMPOSITIONS,
-        active_learning_curve,
-        fit_consistent_closure,
-        fit_optimal_closure,
-        leave_one_composition_out,
-        loco_summary,
-        sparse_discovery_study,
-    )
+    from meanclust_jax.closures import PAPER_COMPOSITIONS, leave_one_composition_out, loco_summary
     from meanclust_jax.dataset import load_trajectory
 
     meanclust_jax.enable_float64()
     t_start = time.perf_counter()
+    sections = {x.strip() for x in args.sections.split(",") if x.strip()}
+    unknown = sections - {"loco", "timing", "discovery", "active", "ode"}
+    if unknown:
+        parser.error(f"--sections: unknown {sorted(unknown)}")
 
     def log(msg: str) -> None:
         print(f"[{time.perf_counter() - t_start:6.0f}s] {msg}", flush=True)
@@ -155,12 +157,15 @@ def main() -> int:
 
     # 1-2. data and the leave-one-composition-out target
     runs: dict[int, dict[float, object]] = {}
-    result["loco"] = {}
+    fitted: dict[int, dict] = {}
     for size in sizes:
         paths = anneal_runs(size, PAPER_COMPOSITIONS, replicas, 0, data, "paper", log)
         runs[size] = {x: load_trajectory(p, need_triplets=True) for x, p in paths.items()}
+    for size in sizes if sections & {"loco", "ode"} else []:
+        result.setdefault("loco", {})
         t = time.perf_counter()
-        study, _ = leave_one_composition_out(runs[size])
+        study, fits = leave_one_composition_out(runs[size])
+        fitted[size] = fits["consistent"]
         summary = loco_summary(study)
         summary["seconds"] = round(time.perf_counter() - t, 1)
         summary["load_after"] = load()
@@ -174,6 +179,33 @@ def main() -> int:
 
     # 3. calibration time, 16 types x 10 compositions of the largest size
     size = sizes[-1]
+    if "timing" in sections:
+        _timing(result, runs, size, replicas, data, log)
+    if "discovery" in sections:
+        _discovery(result, runs, size, log)
+    if "active" in sections:
+        _active(result, runs, replicas, data, args, log)
+    if "ode" in sections:
+        _ode(result, fitted, log)
+
+    result["loads"]["end"] = load()
+    result["total_seconds"] = round(time.perf_counter() - t_start, 1)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_file():  # keep the sections not run now
+        old = json.loads(out.read_text(encoding="utf-8"))
+        for key, value in old.items():
+            if key in ("loco", "calibration_time", "sparse_discovery", "active_learning", "closed_ode") and key not in result:
+                result[key] = value
+        result["previous_runs"] = old.get("previous_runs", []) + [{"command": old.get("command"), "loads": old.get("loads")}]
+    write_text_atomic(out, json.dumps(result, indent=1) + "\n")
+    log(f"wrote {out}")
+    return 0
+
+
+def _timing(result, runs, size, replicas, data, log) -> None:
+    from meanclust_jax.closures import PAPER_COMPOSITIONS, fit_consistent_closure, fit_optimal_closure
+
     files = [str(p) for p in anneal_runs(size, PAPER_COMPOSITIONS, replicas, 0, data, "paper", log).values()]
     timing = {"lattice": f"{size}x{size}", "runs": len(files), "replicas": replicas}
     for family in ("consistent", "optimal"):
@@ -196,55 +228,103 @@ def main() -> int:
             f"load {before} -> {load()}")
     result["calibration_time"] = timing
 
-    # 4. sparse discovery
-    if not args.skip_discovery:
-        t = time.perf_counter()
-        disc = sparse_discovery_study(runs[size], log=log, fit_kwargs={"optimal": {"num_starts": 4}})
-        disc["seconds"] = round(time.perf_counter() - t, 1)
-        disc["lattice"] = f"{size}x{size}"
-        disc["load_after"] = load()
-        result["sparse_discovery"] = disc
-        print(f"    sparse discovery on {size}^2 (nested leave-one-composition-out), SA vs PA "
-              f"{disc['sa_improvement_over_pa']:+.1f}%:")
-        print(f"    {'family':>10} {'method':>6} {'terms':>5} {'wins':>5} {'improvement':>12}")
-        for r in disc["results"]:
-            print(f"    {r['family']:>10} {r['method']:>6} {r['n_terms']:>5d} {r['wins_over_pa']:>5d} "
-                  f"{r['improvement_over_pa']:>+11.1f}%")
 
-    # 5. active learning
-    if not args.skip_active:
-        cand = [round(float(x), 3) for x in np.linspace(0.22, 0.78, 9 if args.quick else 15)]
-        pool = {x: load_trajectory(p, need_triplets=True)
-                for x, p in anneal_runs(48, cand, replicas, 1, data, "pool", log).items()}
-        test = list(runs[48].values())
-        budget = 6 if args.quick else 10
-        curves = {}
-        common = {"initial": 2, "budget": budget, "members": 6, "windows": 4, "log": log}
-        t = time.perf_counter()
-        curves["qbc"] = active_learning_curve(cand, pool, test, strategy="qbc", seed=0, **common)
-        curves["uniform"] = active_learning_curve(cand, pool, test, strategy="uniform", seed=0, **common)
-        curves["random"] = [active_learning_curve(cand, pool, test, strategy="random", seed=s, **common)
-                            for s in range(3 if args.quick else 5)]
-        result["active_learning"] = {
-            "candidates": cand, "pool": "48x48, seed 1", "test": "paper compositions 48x48, seed 0",
-            "seconds": round(time.perf_counter() - t, 1), "load_after": load(), "curves": curves,
-        }
-        rnd = np.array([c["mean_error"] for c in curves["random"]])
-        print(f"    active learning: held-out mean ℰ (PA {curves['qbc']['mean_error_pa']:.3e}) vs compositions annealed")
-        print(f"    {'n':>3} {'qbc':>11} {'uniform':>11} {'random mean':>12} {'random sd':>10}")
-        for i, n in enumerate(curves["qbc"]["n"]):
-            print(f"    {n:>3} {curves['qbc']['mean_error'][i]:>11.3e} {curves['uniform']['mean_error'][i]:>11.3e} "
-                  f"{rnd[:, i].mean():>12.3e} {rnd[:, i].std(ddof=1):>10.2e}")
-        print(f"    qbc picked, in order: {[c for c in curves['qbc']['compositions'][-1] if c not in curves['qbc']['compositions'][0]]}")
-        _plot_curves(curves, Path(args.out).parent / FIGURE.name)
+def _discovery(result, runs, size, log) -> None:
+    from meanclust_jax.closures import sparse_discovery_study
 
-    result["loads"]["end"] = load()
-    result["total_seconds"] = round(time.perf_counter() - t_start, 1)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out, json.dumps(result, indent=1) + "\n")
-    log(f"wrote {out}")
-    return 0
+    t = time.perf_counter()
+    disc = sparse_discovery_study(runs[size], log=log, fit_kwargs={"optimal": {"num_starts": 4}})
+    disc["seconds"] = round(time.perf_counter() - t, 1)
+    disc["lattice"] = f"{size}x{size}"
+    disc["load_after"] = load()
+    result["sparse_discovery"] = disc
+    print(f"    sparse discovery on {size}^2 (nested leave-one-composition-out), SA vs PA "
+          f"{disc['sa_improvement_over_pa']:+.1f}%:")
+    print(f"    {'family':>10} {'method':>6} {'terms':>5} {'wins':>5} {'improvement':>12}")
+    for r in disc["results"]:
+        print(f"    {r['family']:>10} {r['method']:>6} {r['n_terms']:>5d} {r['wins_over_pa']:>5d} "
+              f"{r['improvement_over_pa']:>+11.1f}%")
+
+
+def _active(result, runs, replicas, data, args, log) -> None:
+    from meanclust_jax.closures import active_learning_curve
+    from meanclust_jax.dataset import load_trajectory
+
+    cand = [round(float(x), 3) for x in np.linspace(0.22, 0.78, 9 if args.quick else 15)]
+    pool = {x: load_trajectory(p, need_triplets=True)
+            for x, p in anneal_runs(48, cand, replicas, 1, data, "pool", log).items()}
+    test = list(runs[48].values())
+    budget = 6 if args.quick else 10
+    curves = {}
+    common = {"initial": 2, "budget": budget, "members": 6, "windows": 4, "log": log}
+    t = time.perf_counter()
+    curves["qbc"] = active_learning_curve(cand, pool, test, strategy="qbc", seed=0, **common)
+    curves["uniform"] = active_learning_curve(cand, pool, test, strategy="uniform", seed=0, **common)
+    curves["random"] = [active_learning_curve(cand, pool, test, strategy="random", seed=s, **common)
+                        for s in range(3 if args.quick else 5)]
+    result["active_learning"] = {
+        "candidates": cand, "pool": "48x48, seed 1", "test": "paper compositions 48x48, seed 0",
+        "seconds": round(time.perf_counter() - t, 1), "load_after": load(), "curves": curves,
+    }
+    rnd = np.array([c["mean_error"] for c in curves["random"]])
+    print(f"    active learning: held-out mean ℰ (PA {curves['qbc']['mean_error_pa']:.3e}) vs compositions annealed")
+    print(f"    {'n':>3} {'qbc':>11} {'uniform':>11} {'random mean':>12} {'random sd':>10}")
+    for i, n in enumerate(curves["qbc"]["n"]):
+        print(f"    {n:>3} {curves['qbc']['mean_error'][i]:>11.3e} {curves['uniform']['mean_error'][i]:>11.3e} "
+              f"{rnd[:, i].mean():>12.3e} {rnd[:, i].std(ddof=1):>10.2e}")
+    sets = curves["qbc"]["compositions"]
+    order = [next(x for x in b if x not in a) for a, b in zip(sets, sets[1:], strict=False)]
+    print(f"    qbc queried, in order: {order}")
+    _plot_curves(curves, Path(args.out).parent / FIGURE.name)
+
+
+def _ode(result, fitted, log) -> None:
+    """Closed ODE (eq. 8) with every calibrated consistent closure: bounds, success, gradients."""
+    import jax
+    import jax.numpy as jnp
+
+    from meanclust_jax.closures import PAPER_COMPOSITIONS
+    from meanclust_jax.ode import solve_pairs
+
+    rng = np.random.default_rng(0)
+    ts = jnp.linspace(0.0, 11000.0, 56)
+    solve = jax.jit(lambda K, c, Cs, C0: solve_pairs(K, c, Cs, C0, ts))
+
+    def loss(K, c, Cs, C0):
+        return jnp.sum(solve_pairs(K, c, Cs, C0, ts).C_pair ** 2)
+
+    grad = jax.jit(jax.grad(loss, argnums=(0, 1)))
+    t = time.perf_counter()
+    n_solves = n_fail = n_bad_grad = 0
+    lo, hi = np.inf, -np.inf
+    for size, closures in fitted.items():
+        for x_out, closure in closures.items():
+            for x in PAPER_COMPOSITIONS:
+                Cs = jnp.array([1 - x, x])
+                C0 = jnp.array([(1 - x) ** 2, x * x, x * (1 - x)])
+                for k in range(8):
+                    K = jnp.asarray(10.0 ** rng.uniform(-5, -2, 8))
+                    traj = solve(K, closure, Cs, C0)
+                    n_solves += 1
+                    C = np.asarray(traj.C_pair)
+                    if not bool(traj.ok):
+                        n_fail += 1
+                        continue
+                    lo, hi = min(lo, C.min()), max(hi, C.max())
+                    if k == 0:
+                        gK, gc = grad(K, closure, Cs, C0)
+                        n_bad_grad += int(not (np.all(np.isfinite(np.asarray(gK)))
+                                               and np.all(np.isfinite(np.asarray(gc.coefficients)))))
+    result["closed_ode"] = {
+        "closures": sum(len(c) for c in fitted.values()), "solves": n_solves, "failed_solves": n_fail,
+        "min_concentration": float(lo), "max_concentration": float(hi),
+        "gradients_checked": n_solves // 8, "non_finite_gradients": n_bad_grad,
+        "rates_per_sweep": "log-uniform in [1e-5, 1e-2]", "time_sweeps": [0.0, 11000.0], "solver": "auto",
+        "seconds": round(time.perf_counter() - t, 1), "load_after": load(),
+    }
+    log(f"closed ODE: {n_solves} solves with {result['closed_ode']['closures']} calibrated closures, "
+        f"{n_fail} failed, concentrations in [{lo:.3g}, {hi:.3g}], {n_bad_grad} non-finite gradients "
+        f"of {n_solves // 8}")
 
 
 def _plot_curves(curves: dict, path: Path) -> None:
