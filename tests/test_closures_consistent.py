@@ -47,7 +47,7 @@ def random_pair_states(rng, n: int, *, max_mixed: float = 1 / 3) -> tuple[np.nda
 
 
 def sums(g: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-shape totals and the pair marginals of SPEC §4 and §9 (closure consistency)."""
+    """Per-shape totals and the pair marginals of docs/model.md §4 and §9 (closure consistency)."""
     T = {lab: g[..., i] for lab, i in TRIPLET_INDEX.items()}
     out = {}
     for s in ("lin", "ang"):

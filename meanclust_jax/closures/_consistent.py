@@ -1,4 +1,4 @@
-"""A closure that is consistent by construction (beyond the paper; SPEC §4, §5, §9).
+"""A closure that is consistent by construction (beyond the paper; docs/model.md §4, §5.5, §5.6, §9).
 
 A triplet distribution must sum back to the pairs it contains. With two species, the chain
 triplets ``(i, j, k)`` of one open shape (linear or angled) given their centre ``j`` form a 2×2
@@ -38,7 +38,7 @@ negative cells set to 0 (finite, but no longer consistent); the chains stay cons
 pairs.
 
 Singlets: the closure uses the singlets implied by its pairs, ``C_+ = C_++ + C_+-`` and
-``C_- = C_-- + C_+-`` (SPEC §9; identical to the recorded singlets on any lattice data). So it is
+``C_- = C_-- + C_+-`` (docs/model.md §9; identical to the recorded singlets on any lattice data). So it is
 a function of the pair state alone, and stays consistent inside the mean-cluster ODE, where the
 pairs evolve. The ``C_single`` argument of the closure interface only sets the batch shape.
 """
@@ -311,7 +311,7 @@ def triangle_from_pairs(C_pair: PairConcentrations, kappa) -> Float[Array, "*bat
 
 
 def consistent_triplets(C_pair: PairConcentrations, eta: Float[Array, "*batch 5"]) -> TripletConcentrations:
-    """The 16 triplet concentrations (SPEC §4 order, shape weights included) of pair states and
+    """The 16 triplet concentrations (docs/model.md §4 order, shape weights included) of pair states and
     given free quantities ``eta`` (order of `QUANTITIES`).
 
     **Arguments:**
@@ -354,7 +354,7 @@ def empirical_quantities(C_triplet: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
     **Arguments:**
 
-    - `C_triplet`: float array ``(*batch, 16)``, SPEC §4 order (shape weights included).
+    - `C_triplet`: float array ``(*batch, 16)``, docs/model.md §4 order (shape weights included).
 
     **Returns:**
 
@@ -505,7 +505,7 @@ class ConsistentClosure(AbstractClosure):
 
         **Returns:**
 
-        Float array ``(*batch, 16)`` in SPEC §4 order, shape weights included.
+        Float array ``(*batch, 16)`` in docs/model.md §4 order, shape weights included.
 
         **Raises:**
 

@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from .._cf import CLOSURE_STUDY, REFERENCES, apply_cf
 from .._labels import TRIPLETS
+from .._version import __version__
 from ..dataset import read_trajectories
 from ..paper import CALIBRATION_COMPOSITIONS, PAPER_COMPOSITIONS as PAPER_COMPOSITIONS, composition_label
 from ._base import AbstractClosure
@@ -35,7 +37,7 @@ def cross_stoichiometry_study(
 
     The paper's study (Section VI.C): OA calibrated at ``x = 1/3`` (and ``1/2``) with hard and
     soft regularisation, PA and SA, each evaluated by ``ℰ`` (eq. (30)) on the trajectories of
-    the ten compositions of SPEC §1; the paper reports that SA improves on PA by 36.13% when
+    the ten compositions of docs/model.md §1; the paper reports that SA improves on PA by 36.13% when
     averaged over compositions.
 
     **Arguments:**
@@ -132,9 +134,8 @@ def _comparison_dataset(names, xs, errors, attrs):
         coords={"closure": list(names), "composition": xs, "triplet": list(TRIPLETS)},
         attrs=attrs,
     )
-    ds["improvement_over_pa"].attrs["units"] = "percent"
-    ds["mean_relative_improvement"].attrs["units"] = "percent"
-    return ds
+    title = attrs.get("title", "meanclust_jax closure errors across compositions")
+    return apply_cf(ds, CLOSURE_STUDY, title=title, source=f"meanclust_jax {__version__}", references=REFERENCES)
 
 
 def leave_one_composition_out(
@@ -200,6 +201,7 @@ def leave_one_composition_out(
             fitted[label][float(x)] = closure
             errors[c, i] = closure_errors(closure, ds).values
     study = _comparison_dataset(names, xs, errors, {
+        "title": "meanclust_jax leave-one-composition-out closure errors",
         "description": "leave-one-composition-out: each closure calibrated on the other compositions, "
                        "evaluated by J_tau (eq. 15) and E (eq. 30) on the held-out one",
         "families": [f"{k}={v[0]}:{v[1]}" for k, v in families.items()],

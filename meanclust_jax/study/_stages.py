@@ -201,6 +201,7 @@ def inference_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> di
 
     from ..closures import PairApproximation, load_closure
     from ..dataset import load_trajectory
+    from .._cf import cf_posterior_attrs
     from ..inference import PairData, infer_rates, infer_sparse, make_problem, multistart, save_posterior
     from ..ode import fit_sparse
 
@@ -224,7 +225,7 @@ def inference_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> di
             idata = run(sampler, k)
             res[sampler] = _posterior_numbers(idata)
             path = out / "posteriors" / f"{file_label(name)}.{sampler}.nc"
-            save_posterior(idata, path)
+            save_posterior(cf_posterior_attrs(idata, time_scale=1.0), path)
             res["files"][sampler] = str(path.relative_to(out))
 
     key = jax.random.key(cfg.seed)
@@ -264,7 +265,7 @@ def inference_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> di
 # --------------------------------------------------------------------------- figures
 
 def figures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict[str, Any]:  # noqa: ARG001
-    """Draw every figure of SPEC §8 from the files of the earlier stages into ``figures/``."""
+    """Draw every figure of docs/model.md §8 from the files of the earlier stages into ``figures/``."""
     from .._io import load_netcdf
     from ..closures import PairApproximation, load_closure
     from ..inference import load_posterior
@@ -290,7 +291,7 @@ def figures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict
         labels = [f"initial (t = {times[0]:.0f} sweeps)", f"final (t = {times[-1]:.0f} sweeps)"]
     else:
         configs, labels = [x13["final_configuration"].isel(replica=0).values], ["final"]
-    plot_lattice_snapshots(configs, path["fig3"], labels=labels)
+    plot_lattice_snapshots(configs, path["fig3"], labels=labels, zoom=min(24, cfg.size // 2))
 
     log("Figs. 8-12 (closures)")
     study = load_netcdf(out / "closures" / "study.nc")
