@@ -9,8 +9,12 @@ squared triplet error, averaged over the run's replicas (every replica is an obs
 own: the closure acts on its own pairs), ``ℰ(0)`` is the error of the zero-association closure
 (the pair approximation's chains and the maximum-entropy triangles) on the same data, and
 ``λ ≥ 0`` an optional ridge weight that shrinks towards it. No constraint is needed: every ``θ``
-gives a consistent closure. The problem is a small nonlinear least-squares problem (``5F``
-unknowns), solved with optimistix's Levenberg–Marquardt from ``θ = 0``.
+gives a consistent closure. The objective separates into the five quantities (each chain group
+touches three types, the triangle four), so it is solved as five small nonlinear least-squares
+problems with optimistix's Levenberg–Marquardt (the four chain groups vmapped). Each starts from
+the weighted least-squares fit of the data's own free quantities in log space (`empirical_quantities`;
+the Gauss–Newton linearisation of the objective). Records are padded to bucketed lengths with
+zero-weight rows, so data sets of similar size share one compiled solver.
 """
 
 from __future__ import annotations
