@@ -73,6 +73,7 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparser
             "one or more annealing trajectories: print the mean error E (paper eq. 30) per "
             "composition next to the pair approximation's, and the improvement over it."
         ),
+        epilog="example: meanclust evaluate-closures c.json x0.25.nc x0.50.nc --out e.json",
     )
     q.add_argument("closure", help="closure JSON file, or 'pair' / 'sparse'")
     q.add_argument("runs", nargs="+", metavar="RUNS", help="annealing trajectories (netCDF)")
