@@ -15,20 +15,40 @@ import argparse
 import math
 
 
-def _float_or_none(text: str) -> float | None:
-    t = text.strip().lower()
-    if t in ("none", "inf", "+inf", "-inf", "infinity", "-infinity"):
-        return None
-    try:
-        return float(t)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'none'; got {text!r}") from None
+from ._common import add_force, add_parser, check_output_file, integer, seed
+
+
+def _bound(unbounded: tuple[str, ...], side: str):  # noqa: ANN202
+    """Argument type of a bound of eq. (16): a finite number, or ``none`` / the infinity on the
+    unbounded side (``-inf`` for a lower bound, ``inf`` for an upper one) meaning unbounded."""
+
+    def parse(text: str) -> float | None:
+        t = text.strip().lower()
+        if t in ("none", *unbounded):
+            return None
+        try:
+            v = float(t)
+        except ValueError:
+            v = math.nan
+        if not math.isfinite(v):
+            raise argparse.ArgumentTypeError(
+                f"must be a finite number, or 'none' / {unbounded[0]!r} for no {side} bound; got {text!r}"
+            )
+        return v
+
+    parse.__name__ = f"{side} bound"
+    return parse
+
+
+_lower_bound = _bound(("-inf", "-infinity"), "lower")
+_upper_bound = _bound(("inf", "+inf", "infinity", "+infinity"), "upper")
 
 
 def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparsers action
     """Add the ``fit-closures`` and ``evaluate-closures`` sub-commands."""
-    p = subparsers.add_parser(
-        "fit-closures",
+    p = add_parser(
+        subparsers, "fit-closures",
+        examples=("meanclust fit-closures run.nc --regularization hard --out oa.json",),
         help="calibrate the optimal closure on an annealing trajectory (paper Table II)",
         description=(
             "Fit the optimal approximation (OA) of the triplet concentrations on one annealing "
@@ -41,19 +61,21 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparser
     p.add_argument("--regularization", choices=("hard", "soft"), default="hard",
                    help="bounds preset: hard (beta1=0, beta2=delta=2) or soft (beta unbounded, delta=6); default hard")
     p.add_argument("--out", required=True, metavar="closure.json", help="where to write the fitted closure")
-    p.add_argument("--beta1", type=_float_or_none, default=argparse.SUPPRESS,
-                   help="override the lower bound of the xi exponents ('none' = unbounded)")
-    p.add_argument("--beta2", type=_float_or_none, default=argparse.SUPPRESS,
-                   help="override the upper bound of the xi exponents ('none' = unbounded)")
-    p.add_argument("--delta", type=_float_or_none, default=argparse.SUPPRESS,
-                   help="override the upper bound delta of the gamma exponents")
-    p.add_argument("--starts", type=int, default=6, help="starts per type (PA, SA, then random); default 6")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random starts; default 0")
-    p.add_argument("--digits", type=int, default=2, help="decimals in the exponent table; default 2")
+    add_force(p)
+    p.add_argument("--beta1", type=_lower_bound, default=argparse.SUPPRESS,
+                   help="override the lower bound of the xi exponents ('none' or -inf = unbounded)")
+    p.add_argument("--beta2", type=_upper_bound, default=argparse.SUPPRESS,
+                   help="override the upper bound of the xi exponents ('none' or inf = unbounded)")
+    p.add_argument("--delta", type=_upper_bound, default=argparse.SUPPRESS,
+                   help="override the upper bound delta >= 0 of the gamma exponents ('none' or inf = unbounded)")
+    p.add_argument("--starts", type=integer(1), default=6, help="starts per type (PA, SA, then random); default 6")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the random starts, in [0, 2**64 - 1]; default 0")
+    p.add_argument("--digits", type=integer(0, 15), default=2, help="decimals in the exponent table, 0..15; default 2")
     p.set_defaults(func=_fit_closures)
 
-    q = subparsers.add_parser(
-        "evaluate-closures",
+    q = add_parser(
+        subparsers, "evaluate-closures",
+        examples=("meanclust evaluate-closures oa.json x0.33.nc x0.50.nc --per-type",),
         help="mean closure error (paper eq. 30) of a closure on trajectories",
         description=(
             "Evaluate a closure (JSON from fit-closures, or the built-in 'pair' or 'sparse') on "
@@ -86,7 +108,14 @@ def _fit_closures(args: argparse.Namespace) -> int:
     )
     from ..dataset import load_trajectory
 
+    from ..closures import resolve_bounds
+
+    check_output_file(args.out, force=args.force, suffix_hint="closure.json")
     overrides = {k: getattr(args, k) for k in ("beta1", "beta2", "delta") if hasattr(args, k)}
+    try:
+        resolve_bounds(args.regularization, overrides or None)
+    except ValueError as err:
+        raise ValueError(f"--beta1/--beta2/--delta: {err}") from None
     ds = load_trajectory(args.run, need_triplets=True)
     closure, report = fit_optimal_closure(
         ds, args.regularization, bounds=overrides or None, num_starts=args.starts, seed=args.seed

@@ -71,10 +71,16 @@ def load_closure(path: str | os.PathLike[str]) -> AbstractClosure:
       ``"kind"``, missing triplet types, wrong pair or species keys).
     """
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise FileNotFoundError(f"path={str(p)!r}: no such closure file")
+    if p.is_dir():
+        raise ValueError(f"path={str(p)!r} is a folder, not a closure JSON file")
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"path={str(p)!r} is not valid JSON: {err}") from None
-    return closure_from_json_dict(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        empty = " (the file is empty)" if p.stat().st_size == 0 else ""
+        raise ValueError(f"path={str(p)!r} is not valid JSON{empty}: {err}") from None
+    try:
+        return closure_from_json_dict(data)
+    except ValueError as err:
+        raise ValueError(f"path={str(p)!r} is not a valid closure file: {err}") from None
