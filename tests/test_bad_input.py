@@ -177,6 +177,8 @@ CLI_CASES = [
     ("infer-both-out-exists", INFER + ["--sampler", "both", "--out", "{out}/p.nc"], ["p.drmh.nc", "--force"], {"p.drmh.nc": "keep"}),
     ("infer-closure-missing", INFER[:3] + ["{in}/nope.json", "--out", "{out}/p.nc"], ["--closure", "'pa', 'sa'"], {}),
     ("infer-figures-is-file", INFER + ["--figures", "{out}/fig", "--out", "{out}/p.nc"], ["--figures", "not a folder"], {"fig": "x"}),
+    ("infer-figures-exist", INFER + ["--figures", "{out}/figs", "--out", "{out}/p.nc"], ["--figures", "loss_histograms_pa.png", "--force"],
+     {"figs/loss_histograms_pa.png": "png"}),
     ("infer-C-outside", ["infer-rates", "{in}/c_outside.nc", "--closure", "pa", "--out", "{out}/p.nc"], ["C_pair", "[0, 1]"], {}),
     # reproduce
     ("reproduce-size-10", REPRO + ["--size", "10", "--out", "{out}/s"], ["--size", ">= 12"], {}),
@@ -197,6 +199,7 @@ def test_cli_refuses(files, tmp_path, argv, fragments, existing):
     out = tmp_path / "out"
     out.mkdir()
     for name, text in existing.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
         (out / name).write_text(text)
     before = _state(out)
     argv = [a.replace("{in}", str(files)).replace("{out}", str(out)) for a in argv]

@@ -69,9 +69,9 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparser
                    help="pair approximation (pa), sparse approximation (sa), or a closure JSON file")
     p.add_argument("--sampler", choices=("nuts", "drmh", "both"), default="drmh",
                    help="sampler; default drmh (the paper's Algorithm 1)")
-    p.add_argument("--samples", type=integer(1), default=1000, help="kept draws per chain (>= 1); default 1000")
-    p.add_argument("--chains", type=integer(1), default=1, help="number of chains (>= 1); default 1")
-    p.add_argument("--warmup", type=integer(0), default=None,
+    p.add_argument("--samples", type=int, default=1000, help="kept draws per chain (>= 1); default 1000")
+    p.add_argument("--chains", type=int, default=1, help="number of chains (>= 1); default 1")
+    p.add_argument("--warmup", type=int, default=None,
                    help="warmup/burn-in per chain; default samples/2 (NUTS), samples/10 (DR-MH)")
     p.add_argument("--out", required=True, metavar="posterior.nc", help="output netCDF file")
     add_force(p, "--out (and the .nuts.nc/.drmh.nc files of --sampler both)")
@@ -148,6 +148,9 @@ def _infer_rates(args: argparse.Namespace) -> int:
         check_output_file(path, flag="--out", force=args.force)
     if args.figures is not None:
         check_output_folder(args.figures, flag="--figures")
+        if Path(args.figures).is_dir():
+            for path in _figure_paths(args.figures, args.closure, samplers):
+                check_output_file(path, flag="--figures", force=args.force)
     closure = None if args.closure.lower() in ("sa", "sparse") else _closure_from_arg(args.closure)
 
     ds = load_trajectory(args.run)
@@ -208,6 +211,15 @@ class _pandas_wide:
 
     def __exit__(self, *exc):  # noqa: ANN002, ANN204
         self._ctx.__exit__(*exc)
+
+
+def _figure_paths(folder: str, closure_arg: str, samplers: tuple[str, ...]) -> list[Path]:
+    """The files `_figures` writes (checked before the run: never replaced without --force)."""
+    out, label = Path(folder), Path(closure_arg).stem
+    paths = [out / f"loss_histograms_{label}.png"]
+    if closure_arg.lower() not in ("sa", "sparse"):
+        paths += [out / f"posterior_rates_{label}_{s}.png" for s in samplers]
+    return paths
 
 
 def _figures(folder: str, posteriors: dict, sa_loss, closure_arg: str) -> None:  # noqa: ANN001

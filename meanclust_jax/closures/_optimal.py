@@ -84,8 +84,8 @@ def resolve_bounds(
     return (b1, b2, d)
 
 
-#: Largest violation of eq. (16) accepted when a closure file states its bounds (the fit's
-#: projection meets them to rounding error).
+#: Largest violation of the boxes of eq. (16) accepted when a closure file states its bounds
+#: (the fit's projection meets them to rounding error).
 BOUNDS_TOLERANCE = 1e-6
 
 
@@ -235,8 +235,11 @@ class OptimalApproximation(AbstractMonomialClosure):
 
         **Raises:**
 
-        - `ValueError` if ``"exponents"`` is missing or malformed, or ``"bounds"`` is not
-          ``null`` or an object with the keys ``beta1, beta2, delta``.
+        - `ValueError` if ``"exponents"`` is missing or malformed (an exponent that is not a
+          finite number), ``"bounds"`` is not ``null`` or an object with the keys
+          ``beta1, beta2, delta`` holding numbers or ``null`` with ``beta1 <= beta2`` and
+          ``delta >= 0``, or an exponent lies outside the file's own bounds
+          (``0 <= gamma <= delta``, ``beta1 <= xi <= beta2``, to `BOUNDS_TOLERANCE`).
         """
         if "exponents" not in data:
             raise ValueError('an "optimal" closure needs "exponents"')
@@ -248,12 +251,14 @@ class OptimalApproximation(AbstractMonomialClosure):
             source=data.get("source") or {},
         )
         if bounds is not None:
-            bad = constraint_violation(closure.gamma, closure.xi, bounds) > BOUNDS_TOLERANCE
+            b1, b2, d = bounds
+            g, x, tol = np.asarray(closure.gamma), np.asarray(closure.xi), BOUNDS_TOLERANCE
+            bad = (S.PAIR_MASK & ((g < -tol) | (g > d + tol))).any(-1)
+            bad |= (S.SPECIES_MASK & ((x < b1 - tol) | (x > b2 + tol))).any(-1)
             if bad.any():
-                b1, b2, d = bounds
                 raise ValueError(
-                    f'"exponents" break the file\'s own "bounds" (eq. 16: sum(gamma) - sum(xi) = 1, '
-                    f"0 <= gamma <= delta = {d:g}, beta1 = {b1:g} <= xi <= beta2 = {b2:g}) for the types "
+                    f'"exponents" break the file\'s own "bounds" (eq. 16: 0 <= gamma <= delta = {d:g}, '
+                    f"beta1 = {b1:g} <= xi <= beta2 = {b2:g}) for the types "
                     f"{[TRIPLETS[t] for t in np.flatnonzero(bad)]}"
                 )
         return closure
