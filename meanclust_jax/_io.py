@@ -213,6 +213,19 @@ def unreadable_file_message(path: str | os.PathLike[str], what: str, err: BaseEx
     )
 
 
+def existing_file(path: str | os.PathLike[str], what: str) -> Path:
+    """``path`` as a `Path` after checking that it names an existing file (links followed).
+
+    **Raises:** `FileNotFoundError` ``"path=...: no such <what>"``; `ValueError` if it is a folder.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"path={str(p)!r} is a folder, not a {what}")
+    if not p.is_file():
+        raise FileNotFoundError(f"path={str(p)!r}: no such {what}")
+    return p
+
+
 def load_netcdf(path: str | os.PathLike[str], what: str = "netCDF file"):  # noqa: ANN201 - xarray.Dataset
     """Load a netCDF file fully into memory (the file is closed on return).
 
@@ -223,11 +236,7 @@ def load_netcdf(path: str | os.PathLike[str], what: str = "netCDF file"):  # noq
     """
     import xarray as xr
 
-    p = Path(path)
-    if p.is_dir():
-        raise ValueError(f"path={str(p)!r} is a folder, not a {what}")
-    if not p.is_file():
-        raise FileNotFoundError(f"path={str(p)!r}: no such {what}")
+    p = existing_file(path, what)
     try:
         with xr.open_dataset(p, engine=netcdf_engine()) as ds:
             return ds.load()
@@ -250,11 +259,7 @@ def load_npz(path: str | os.PathLike[str], keys: tuple[str, ...], what: str = "c
 
     import numpy as np
 
-    p = Path(path)
-    if p.is_dir():
-        raise ValueError(f"path={str(p)!r} is a folder, not a {what}")
-    if not p.is_file():
-        raise FileNotFoundError(f"path={str(p)!r}: no such {what}")
+    p = existing_file(path, what)
     try:
         with np.load(p, allow_pickle=False) as z:
             missing = [k for k in keys if k not in z.files]

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
+from .._io import existing_file
 from ._base import AbstractClosure, closure_class
 
 
@@ -70,11 +70,7 @@ def load_closure(path: str | os.PathLike[str]) -> AbstractClosure:
     - `ValueError` if the file is not valid JSON or not in the closure format (unknown
       ``"kind"``, missing triplet types, wrong pair or species keys).
     """
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"path={str(p)!r}: no such closure file")
-    if p.is_dir():
-        raise ValueError(f"path={str(p)!r} is a folder, not a closure JSON file")
+    p = existing_file(path, "closure file")
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:

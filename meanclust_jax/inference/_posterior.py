@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._io import atomic_path, netcdf_attrs, netcdf_engine, unreadable_file_message
+from .._io import atomic_path, existing_file, netcdf_attrs, netcdf_engine, unreadable_file_message
 from .._precision import require_float64
 from .._validate import check_float, check_int
 from ..ode import fit_sparse
@@ -290,8 +290,7 @@ def load_posterior(path: str | os.PathLike[str]):  # noqa: ANN201
     """Read an ``InferenceData`` written by `save_posterior` (fully loaded into memory)."""
     import arviz as az
 
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"path={str(path)!r}: no such posterior file")
+    existing_file(path, "posterior file")
     try:
         idata = az.from_netcdf(str(path), engine=netcdf_engine())
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError) as err:
