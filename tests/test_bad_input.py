@@ -315,3 +315,20 @@ def test_api_refuses(files, call, fragments):
     for fragment in fragments:
         assert fragment in message, (fragment, message)
     assert "allow_pickle" not in message
+
+
+# --------------------------------------------------------------------------- help
+
+
+@pytest.mark.parametrize("command", ["anneal", "fit-closures", "evaluate-closures", "infer-rates", "reproduce"])
+def test_help_ends_with_an_example_and_prints_defaults_once(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    last = text.strip().splitlines()
+    assert last[-2].strip() in ("example:", "examples:") or "example" in "".join(last[-4:-1])
+    assert last[-1].strip().startswith(f"meanclust {command} ")
+    assert "(default: default" not in text and "default 1) (default" not in text
+    if command == "anneal":
+        assert "(default: 1/3)" in text and "0.333" not in text

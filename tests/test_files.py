@@ -210,3 +210,21 @@ def test_posterior_exists_only_for_the_same_settings(tmp_path):
     assert saved_result(point, other) is None
     point.write_text("{")
     assert saved_result(point, settings) is None
+
+
+def test_a_swallowed_ctrl_c_is_honoured_at_the_next_safe_point(capsys):
+    """A KeyboardInterrupt raised where Python cannot propagate it (a ``__del__``, a gc callback)
+    or caught by a library is recorded; ``check()`` raises it, and nothing is printed."""
+    from meanclust_jax.cli._common import sigint_checkpoints
+
+    class Dies:
+        def __del__(self):
+            signal.raise_signal(signal.SIGINT)
+
+    with sigint_checkpoints() as check:
+        check()  # nothing recorded yet
+        Dies()  # the interrupt lands in __del__: "ignored" by Python
+        with pytest.raises(KeyboardInterrupt):
+            check()
+    assert "KeyboardInterrupt" not in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -67,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prefix}: interrupted: {err}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:
-        print(f"{prefix}: interrupted: no output was written", file=sys.stderr)
+        print(f"{prefix}: interrupted: outputs are written whole or not at all (none is half-written); "
+              "run the command again to start over", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (ValueError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError,
             PermissionError) as err:

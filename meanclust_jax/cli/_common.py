@@ -18,9 +18,12 @@ written.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .._validate import check_float, check_int, check_seed
@@ -35,6 +38,44 @@ class Interrupted(Exception):  # noqa: N818 - it is not an error of the user's
     and how to resume (printed as one line by `meanclust_jax.cli.main`)."""
 
 
+@contextlib.contextmanager
+def sigint_checkpoints() -> Iterator[Callable[[], None]]:
+    """Make Ctrl-C reliable during a long command; yields ``check()``.
+
+    Python delivers SIGINT as a ``KeyboardInterrupt`` wherever the interpreter happens to be; if
+    that is a garbage-collector callback or a ``__del__`` (JAX runs some), the exception is
+    printed as "ignored" and the run goes on. The handler installed here also records the
+    signal, and ``check()``, called at safe points (between chunks of an annealing run, between
+    the steps of a study), raises ``KeyboardInterrupt`` if one was recorded, so an interrupt is
+    honoured at the next safe point at the latest; the "ignored" report of such a swallowed
+    interrupt is not printed. Outside the main thread nothing is installed.
+    """
+    hit = threading.Event()
+
+    def handler(signum, frame):  # noqa: ANN001, ANN202, ARG001
+        hit.set()
+        raise KeyboardInterrupt
+
+    def check() -> None:
+        if hit.is_set():
+            raise KeyboardInterrupt
+
+    def unraisable(info) -> None:  # noqa: ANN001 - sys.UnraisableHookArgs
+        if not isinstance(info.exc_value, KeyboardInterrupt):  # ours: recorded, raised by check()
+            previous_hook(info)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield check
+        return
+    previous, previous_hook = signal.signal(signal.SIGINT, handler), sys.unraisablehook
+    sys.unraisablehook = unraisable
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = previous_hook
+
+
 class Parser(argparse.ArgumentParser):
     """`argparse.ArgumentParser` whose errors are one line, ``<prog>: error: <message>``, with
     exit code 2 (the usage block is left to ``--help``)."""
@@ -44,9 +85,9 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+class HelpFormatter(argparse.HelpFormatter):
     """Help with each default printed once, as ``(default: X)`` after the text, unless the text
-    already states it or there is none; the description and the example epilog are kept as
+    already states it or there is none; descriptions wrapped, the example epilog kept as
     written."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
@@ -55,10 +96,17 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
             "default" in text.lower()
             or not action.option_strings
             or action.required
-            or action.default in (None, False, argparse.SUPPRESS)
+            or action.default is None
+            or action.default is False
+            or action.default is argparse.SUPPRESS
         ):
             return text
         return f"{text} (default: %(default)s)"
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith(("example:", "examples:")):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
 
 def example(*commands: str) -> str:
@@ -214,4 +262,5 @@ __all__ = [
     "same_file",
     "seed",
     "show_progress",
+    "sigint_checkpoints",
 ]

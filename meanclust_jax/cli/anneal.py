@@ -16,6 +16,7 @@ from ._common import (
     same_file,
     seed,
     show_progress,
+    sigint_checkpoints,
 )
 
 
@@ -87,12 +88,15 @@ def run(args: argparse.Namespace) -> int:
     lattice = TriangularLattice(args.rows, args.cols)
     schedule = schedules.parse(args.schedule)
     try:
-        ds = anneal(
-            args.seed, lattice, schedule=schedule, composition=args.composition, moves=args.moves,
-            record_every=args.record_every, replicas=args.replicas, engine=args.engine,
-            snapshots=args.snapshots, progress=show_progress(args), checkpoint=args.checkpoint,
-        )
-        save_trajectory(ds, args.out)
+        with sigint_checkpoints() as check:
+            ds = anneal(
+                args.seed, lattice, schedule=schedule, composition=args.composition, moves=args.moves,
+                record_every=args.record_every, replicas=args.replicas, engine=args.engine,
+                snapshots=args.snapshots, progress=show_progress(args), checkpoint=args.checkpoint,
+                callback=lambda done, total: check(),
+            )
+            check()
+            save_trajectory(ds, args.out)
     except KeyboardInterrupt:
         raise Interrupted(_interrupted(args)) from None
     last = ds.isel(time=-1)

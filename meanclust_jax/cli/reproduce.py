@@ -17,7 +17,15 @@ import argparse
 import os
 from pathlib import Path
 
-from ._common import Interrupted, add_no_progress, add_parser, check_output_folder, seed, show_progress
+from ._common import (
+    Interrupted,
+    add_no_progress,
+    add_parser,
+    check_output_folder,
+    seed,
+    show_progress,
+    sigint_checkpoints,
+)
 
 DEFAULT_OUT = "meanclust-study"
 
@@ -118,8 +126,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"meanclust reproduce: {'quick ' if cfg.quick else ''}study in {out} "
           f"({cfg.size}x{cfg.size}, seed {cfg.seed})", flush=True)
     try:
-        run_study(out, cfg, progress=show_progress(args), stop_after=args.stop_after, force=args.force,
-                  log=lambda m: print(m, flush=True))
+        with sigint_checkpoints() as check:
+
+            def log(message: str) -> None:
+                check()  # a Ctrl-C that Python could not deliver stops the study here
+                print(message, flush=True)
+
+            run_study(out, cfg, progress=show_progress(args), stop_after=args.stop_after, force=args.force,
+                      log=log)
     except KeyboardInterrupt:
         raise Interrupted(interrupted_message(out)) from None
     if (out / "report.md").is_file() and args.stop_after in (None, "report"):
