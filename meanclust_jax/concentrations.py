@@ -1,9 +1,9 @@
-"""Cluster concentrations of a configuration: singlets, pairs and the 16 triplet types (SPEC §4).
+"""Cluster concentrations of a configuration: singlets, pairs and the 16 triplet types (docs/model.md §4).
 
 Concentrations are lattice averages over every position and every orientation. The engine
 records exact integer *cluster counts* on the device (`cluster_counts`), and converts them to
 concentrations in float64 on the host (`concentrations_from_counts`), so the normalisation
-identities of SPEC §4 hold to rounding (`cluster_concentrations` does both for any
+identities of docs/model.md §4 hold to rounding (`cluster_concentrations` does both for any
 configuration array, in float64 whatever JAX's precision setting):
 
 * ``C_+ + C_- = 1``; ``C_++ + C_-- + 2 C_+- = 1`` (``C_+-`` is one oriented mixed bond);
@@ -121,7 +121,7 @@ def concentrations_from_counts(counts: np.ndarray, n_sites: int) -> dict[str, np
 
     **Returns:** a dict of float64 numpy arrays: ``C_single (*batch, 2)`` (``+, -``),
     ``C_pair (*batch, 3)`` (``++, --, +-``), ``C_pair_orientation (*batch, 3, 3)`` (per bond
-    orientation ``v0, v1, v2``), ``C_triplet (*batch, 16)`` (SPEC §4 order), and
+    orientation ``v0, v1, v2``), ``C_triplet (*batch, 16)`` (docs/model.md §4 order), and
     ``triangle_histogram (*batch, 4)`` (int).
     """
     parts = split_counts(counts)
@@ -156,7 +156,7 @@ def concentrations_from_counts(counts: np.ndarray, n_sites: int) -> dict[str, np
 
 
 def cluster_concentrations(sigma: Configuration) -> dict[str, np.ndarray]:
-    """Singlet, pair and triplet concentrations of any configuration array (SPEC §4).
+    """Singlet, pair and triplet concentrations of any configuration array (docs/model.md §4).
 
     **Arguments:**
 

@@ -1,11 +1,11 @@
-"""Annealing trajectories as `xarray.Dataset` (SPEC §4), their netCDF files, and the one
+"""Annealing trajectories as `xarray.Dataset` (docs/model.md §4), their netCDF files, and the one
 validated reader of their concentrations (`read_trajectories`, `Trajectories`) used by the
 closures, the inference, the reports and the command line.
 
 Layout (a leading ``replica`` dimension when several replicas run):
 
 * coordinates ``time`` (sweeps), ``species = ['+','-']``, ``pair = ['++','--','+-']``,
-  ``triplet`` (the 16 labels of SPEC §4 in order), ``orientation = ['v0','v1','v2']``;
+  ``triplet`` (the 16 labels of docs/model.md §4 in order), ``orientation = ['v0','v1','v2']``;
 * ``temperature(time)`` (energy units, ``k_B = 1``), ``energy(time)`` (per site),
   ``acceptance(time)`` (fraction of the swaps attempted since the previous record that were
   accepted and changed the configuration; NaN at ``time = 0``), ``C_single(time, species)``,
@@ -13,8 +13,11 @@ Layout (a leading ``replica`` dimension when several replicas run):
   ``C_triplet(time, triplet)``, ``triangle_histogram(time, n_minus)`` (triangles holding
   0..3 ``-`` sites), ``final_configuration(row, col)`` (int8 ±1) and, when requested,
   ``snapshot(snapshot_time, row, col)``;
+* coordinates ``row``, ``col`` (axial coordinates ``a``, ``b`` of the sites);
 * attributes: composition, rows, cols, moves, engine, schedule, seed, Hamiltonian parameters,
-  package version.
+  package version, ``Conventions = "CF-1.10"``. Every variable and coordinate has a CF
+  ``long_name`` and ``units`` (`meanclust_jax._cf.TRAJECTORY`): concentrations ``"1"``, times
+  ``"sweep"``, temperature and energy in the Hamiltonian's ``energy_units``.
 
 Any dimension of a concentration variable besides ``time`` and its label dimension (typically a
 leading ``replica``) is a set of independent trajectories; `read_trajectories` flattens them to
@@ -29,6 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._cf import CONFIGURATION_FLAGS, REFERENCES, apply_cf, trajectory_table
 from ._io import load_netcdf, save_netcdf
 from ._labels import PAIRS, SPECIES, TRIPLETS
 from ._version import __version__
@@ -61,19 +65,21 @@ def to_dataset(result, lattice, hamiltonian, schedules, compositions, moves, eng
     }
     coords = {
         "replica": np.arange(B),
-        "time": ("time", result.time.astype(np.float64), {"units": "sweeps"}),
+        "time": ("time", result.time.astype(np.float64)),
         "species": list(SPECIES),
         "pair": list(PAIRS),
         "triplet": list(TRIPLETS),
         "orientation": ["v0", "v1", "v2"],
         "n_minus": np.arange(4),
+        "row": np.arange(lattice.rows),
+        "col": np.arange(lattice.cols),
     }
     if result.snapshots:
         data["snapshot"] = (
             ("replica", "snapshot_time", "row", "col"),
             np.stack([s for _, s in result.snapshots], axis=1).astype(np.int8),
         )
-        coords["snapshot_time"] = ("snapshot_time", np.asarray([t for t, _ in result.snapshots], float), {"units": "sweeps"})
+        coords["snapshot_time"] = ("snapshot_time", np.asarray([t for t, _ in result.snapshots], float))
     comps = [float(x) for x in compositions]
     data["composition"] = (("replica",), np.asarray(comps))
     data["n_minus_sites"] = (("replica",), parts.n_minus[:, 0])
@@ -98,8 +104,11 @@ def to_dataset(result, lattice, hamiltonian, schedules, compositions, moves, eng
     for k, v in hamiltonian.attrs().items():
         attrs[f"hamiltonian_{k}" if k != "hamiltonian" else k] = v
     ds.attrs.update(attrs)
-    ds["temperature"].attrs["units"] = "energy units (k_B = 1)"
-    ds["energy"].attrs["units"] = "energy units per site"
+    apply_cf(ds, trajectory_table(hamiltonian.energy_units), source=f"meanclust_jax {__version__}",
+             references=REFERENCES)
+    for name in ("final_configuration", "snapshot"):
+        if name in ds:
+            ds[name].attrs.update(CONFIGURATION_FLAGS)
     if B == 1:
         ds = ds.isel(replica=0, drop=True)
     return ds
@@ -210,7 +219,7 @@ class Trajectories:
     - `times`: ``(n,)`` recorded times (sweeps), strictly increasing, ``n ≥ 2``.
     - `C_single`: ``(R, n, 2)`` ordered ``(C_+, C_-)``, in ``(0, 1]``.
     - `C_pair`: ``(R, n, 3)`` ordered ``(C_++, C_--, C_+-)``, in ``[0, 1]``.
-    - `C_triplet`: ``(R, n, 16)`` in SPEC §4 order, in ``[0, 1]``, or ``None`` when not read.
+    - `C_triplet`: ``(R, n, 16)`` in docs/model.md §4 order, in ``[0, 1]``, or ``None`` when not read.
     - `weights`: ``(n,)`` trapezoid weights of ``(1/T) ∫ dt`` (`trapezoid_weights`).
     - `batch_dims`, `batch_shape`, `batch_coords`: the dimensions flattened into ``R`` (e.g.
       ``("replica",)``), their sizes and coordinate values; empty for a single trajectory.

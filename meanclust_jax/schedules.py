@@ -1,4 +1,4 @@
-"""Annealing schedules: piecewise-constant temperature programmes (SPEC §3).
+"""Annealing schedules: piecewise-constant temperature programmes (docs/model.md §3).
 
 A schedule is a sequence of steps ``(T, sweeps)``: hold temperature ``T`` (energy units,
 ``k_B = 1``) for ``sweeps`` sweeps (one sweep = ``N`` attempted swaps). Constructors:

@@ -1,5 +1,5 @@
 """Closures as formulas: PA, SA and OA on hand-computed inputs, the random lattice, bad input,
-projection onto the feasible set, JSON I/O (paper Section IV, Tables I–III; SPEC §4–5)."""
+projection onto the feasible set, JSON I/O (paper Section IV, Tables I–III; docs/model.md §4–5)."""
 
 from __future__ import annotations
 
@@ -145,7 +145,7 @@ def test_pa_exact_on_analytic_uncorrelated_lattice():
 
 
 def test_pa_exact_on_sampled_random_lattice_up_to_sampling_error():
-    """Independent random 48x48 lattices (SPEC §4 counting, written in the test helpers): the PA
+    """Independent random 48x48 lattices (docs/model.md §4 counting, written in the test helpers): the PA
     residual of every type has mean zero within 4.5 standard errors (computed from the records),
     while SA's residuals are hundreds of standard errors away from zero."""
     n = 40

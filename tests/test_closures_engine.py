@@ -1,6 +1,6 @@
 """Closures on the engine's own anneals (issue 3, validation): OA-hard vs PA at x = 1/3,
 projected gradient vs SLSQP on real annealing data, and the cross-stoichiometry study of
-SA/OA vs PA over the ten compositions of SPEC §1 (paper Section VI.C)."""
+SA/OA vs PA over the ten compositions of docs/model.md §1 (paper Section VI.C)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ STEPS = [(1.0, 10), (0.6, 10), (0.4, 10), (0.3, 10), (0.25, 10), (0.2, 10), (0.1
 
 @pytest.fixture(scope="module")
 def anneals():
-    """One 24x24 anneal (global swaps, as in the paper's data) per composition of SPEC §1, run
+    """One 24x24 anneal (global swaps, as in the paper's data) per composition of docs/model.md §1, run
     as replicas of one compiled engine call; returns {x: dataset}."""
     import jax
 

@@ -1,4 +1,4 @@
-"""Engines against exact enumeration and against each other (SPEC §3); run-level guarantees."""
+"""Engines against exact enumeration and against each other (docs/model.md §3); run-level guarantees."""
 
 from __future__ import annotations
 

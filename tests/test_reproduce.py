@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -109,6 +110,16 @@ def test_markup_renders_and_escapes() -> None:
         to_markdown([Table(["a", "b"], [["only one"]])])
 
 
+def test_html_embeds_figures(tmp_path) -> None:  # noqa: ANN001
+    (tmp_path / "figures").mkdir()
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(40))
+    (tmp_path / "figures" / "f.png").write_bytes(png)
+    blocks = [Figure("figures/f.png", "here"), Figure("figures/missing.png", "gone")]
+    html = to_html(blocks, "t", embed_from=tmp_path)
+    assert f'src="data:image/png;base64,{base64.b64encode(png).decode()}"' in html
+    assert 'src="figures/missing.png"' in html  # not found: stays a link
+
+
 # --------------------------------------------------------------------------- end to end
 
 
@@ -145,7 +156,9 @@ def _check_artefacts(out: Path, cfg: StudyConfig) -> None:
     html = (out / "report.html").read_text(encoding="utf-8")
     for f in figures:
         assert f"(figures/{f})" in report, f"report.md does not show {f}"
-        assert f'src="figures/{f}"' in html, f"report.html does not show {f}"
+        data = base64.b64encode((out / "figures" / f).read_bytes()).decode("ascii")
+        assert f'src="data:image/png;base64,{data}"' in html, f"report.html does not embed {f}"
+    assert 'src="figures/' not in html  # self-contained: no link to a file beside it
     for heading in ("Table II", "Figs. 11, 12", "Figs. 13, 14", "36.13"):
         assert heading in report
 

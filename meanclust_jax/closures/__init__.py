@@ -1,6 +1,6 @@
-"""Closures of the mean-cluster hierarchy (paper Section IV, Tables I–III, Section VI.A–C; SPEC §5).
+"""Closures of the mean-cluster hierarchy (paper Section IV, Tables I–III, Section VI.A–C; docs/model.md §5).
 
-A closure maps singlet and pair concentrations to the 16 triplet concentrations (SPEC §4 order,
+A closure maps singlet and pair concentrations to the 16 triplet concentrations (docs/model.md §4 order,
 shape weight included): ``closure(C_single (..., 2), C_pair (..., 3)) -> (..., 16)``.
 
 * `PairApproximation`, `SparseApproximation`, `OptimalApproximation`: equinox modules sharing

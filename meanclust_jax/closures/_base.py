@@ -1,4 +1,4 @@
-"""The closure interface shared by every closure (paper Section IV, SPEC §5).
+"""The closure interface shared by every closure (paper Section IV, docs/model.md §5).
 
 A closure replaces each triplet concentration of the mean-cluster hierarchy by a function
 ``g_τ(C_+, C_-, C_++, C_--, C_+-)`` of singlet and pair concentrations (eq. (8)). Every closure of
@@ -45,7 +45,7 @@ class AbstractClosure(eqx.Module):
     Subclasses implement `__call__`. Any leading batch shape is allowed: ``C_single`` has shape
     ``(*batch, 2)`` ordered ``(C_+, C_-)``, ``C_pair`` has shape ``(*batch, 3)`` ordered
     ``(C_++, C_--, C_+-)``; the result has shape ``(*batch, 16)`` in the order of
-    ``meanclust_jax.TRIPLETS`` (SPEC §4), already multiplied by the shape weight ``w``.
+    ``meanclust_jax.TRIPLETS`` (docs/model.md §4), already multiplied by the shape weight ``w``.
     The two batch shapes are broadcast against each other (so a constant ``C_single`` of shape
     ``(2,)`` may be combined with a time series ``C_pair`` of shape ``(times, 3)``).
     """
@@ -180,7 +180,7 @@ def monomial_triplets(
     C_single: SingletConcentrations,
     C_pair: PairConcentrations,
 ) -> TripletConcentrations:
-    """Evaluate ``g_τ = w_τ Π_q C_q^{γ_τq} / Π_r C_r^{ξ_τr}`` for all 16 types (SPEC §5).
+    """Evaluate ``g_τ = w_τ Π_q C_q^{γ_τq} / Π_r C_r^{ξ_τr}`` for all 16 types (docs/model.md §5).
 
     **Arguments:**
 
@@ -191,7 +191,7 @@ def monomial_triplets(
 
     **Returns:**
 
-    Float array of shape ``(*batch, 16)`` (broadcast batch shape), SPEC §4 order, including
+    Float array of shape ``(*batch, 16)`` (broadcast batch shape), docs/model.md §4 order, including
     the shape weight ``w_τ``.
     """
     _check_last_axis(C_single, C_pair)
@@ -286,7 +286,7 @@ class AbstractMonomialClosure(AbstractClosure):
     @abc.abstractmethod
     def exponents(self) -> tuple[Float[Array, "16 3"], Float[Array, "16 2"]]:
         """Exponent tables ``(gamma, xi)`` of shapes ``(16, 3)`` (on ``C_++, C_--, C_+-``) and
-        ``(16, 2)`` (on ``C_+, C_-``), rows in SPEC §4 order."""
+        ``(16, 2)`` (on ``C_+, C_-``), rows in docs/model.md §4 order."""
         raise NotImplementedError
 
     def __call__(
@@ -302,7 +302,7 @@ class AbstractMonomialClosure(AbstractClosure):
 
         **Returns:**
 
-        Float array of shape ``(*batch, 16)`` in SPEC §4 order, including the shape weight.
+        Float array of shape ``(*batch, 16)`` in docs/model.md §4 order, including the shape weight.
         No value checks are made here (this runs inside ODE solvers); use
         `meanclust_jax.closures.check_concentrations` on user data.
 

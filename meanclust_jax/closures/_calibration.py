@@ -1,4 +1,4 @@
-"""Calibration of the optimal approximation on annealing data (paper eqs. (15)–(16); SPEC §5).
+"""Calibration of the optimal approximation on annealing data (paper eqs. (15)–(16); docs/model.md §5).
 
 For each triplet type τ separately we solve
 

@@ -1,4 +1,4 @@
-"""Accuracy of a closure on a trajectory: ``J_τ`` (eq. (15)) and ``ℰ`` (eq. (30)); SPEC §5."""
+"""Accuracy of a closure on a trajectory: ``J_τ`` (eq. (15)) and ``ℰ`` (eq. (30)); docs/model.md §5."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def predict_triplets(closure: AbstractClosure, C_single: np.ndarray, C_pair: np.
 
     **Returns:**
 
-    Float64 array ``(*batch, 16)`` in SPEC §4 order, including the shape weight (NaN or inf
+    Float64 array ``(*batch, 16)`` in docs/model.md §4 order, including the shape weight (NaN or inf
     where the closure is not finite on the data).
 
     **Raises:**
@@ -57,7 +57,7 @@ def closure_errors(closure: AbstractClosure, dataset, *, average_replicas: bool 
 
     **Returns:**
 
-    `xarray.DataArray` of float64 over ``triplet`` (SPEC §4 order), or over
+    `xarray.DataArray` of float64 over ``triplet`` (docs/model.md §4 order), or over
     ``(*extra_dims, triplet)``; dimensionless (squared concentration). A closure that returns
     NaN or infinite values on the data gets ``J_τ = inf`` for those types, with a warning.
 

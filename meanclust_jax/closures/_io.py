@@ -1,6 +1,6 @@
 """Saving and loading closures as JSON (issue 3, deliverable 4).
 
-Format (keys are the SPEC §4 triplet labels, pair labels ``++ -- +-`` and species ``+ -``;
+Format (keys are the docs/model.md §4 triplet labels, pair labels ``++ -- +-`` and species ``+ -``;
 only the concentrations that occur in a type are listed; unbounded bounds are ``null``)::
 
     {"kind": "optimal", "regularization": "hard",

@@ -1,5 +1,5 @@
 """The optimal approximation: a closure with calibrated exponents (paper Section IV.B,
-Table I, eq. (16); SPEC §5)."""
+Table I, eq. (16); docs/model.md §5)."""
 
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ class OptimalApproximation(AbstractMonomialClosure):
     """Optimal approximation: ``g_τ = w Π_q C_q^{γ_q} / Π_r C_r^{ξ_r}`` with fitted exponents.
 
     ``q`` runs over the distinct pair types among the bonds of τ and ``r`` over the distinct
-    species of τ (SPEC §5, Table I). The parameter vector ``V_τ`` of each type is
+    species of τ (docs/model.md §5, Table I). The parameter vector ``V_τ`` of each type is
     ``[γ, ξ]`` (``+++``, ``---``), ``[γ, ξ1, ξ2]`` (``+-+``, ``-+-``) or ``[γ1, γ2, ξ1, ξ2]``
     (``++-``, ``--+`` and the mixed triangles); see `parameter_vectors` for the order. Exponents
     are usually obtained with `fit_optimal_closure`, subject to eq. (16): ``Σγ − Σξ = 1``,

@@ -1,4 +1,4 @@
-"""The classical pair approximation (paper Section IV.A, eq. (13), Table I; SPEC §5)."""
+"""The classical pair approximation (paper Section IV.A, eq. (13), Table I; docs/model.md §5)."""
 
 from __future__ import annotations
 

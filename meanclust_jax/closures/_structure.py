@@ -2,7 +2,7 @@
 
 Every closure of this package is a monomial in the singlet and pair concentrations,
 
-    g_τ = w_τ · Π_q C_q^{γ_{τ,q}} / Π_r C_r^{ξ_{τ,r}}                       (SPEC §5)
+    g_τ = w_τ · Π_q C_q^{γ_{τ,q}} / Π_r C_r^{ξ_{τ,r}}                       (docs/model.md §5)
 
 with ``q`` over the *distinct* pair types among the bonds of τ (two bonds ``(i,j), (j,k)`` for
 the linear and angled shapes, three for the triangle, which also has ``(i,k)``) and ``r`` over the
@@ -20,7 +20,7 @@ distinct species of τ. This module derives that structure from the labels of
   the centre species.) The result is ``[γ, ξ]`` for ``+++``/``---``, ``[γ, ξ1, ξ2]`` for
   ``+-+``/``-+-`` and ``[γ1, γ2, ξ1, ξ2]`` for ``++-``/``--+`` and the mixed triangles.
 * ``PA_GAMMA``/``PA_XI`` and ``SA_GAMMA``/``SA_XI``: the exponents of the pair approximation
-  (eq. (13), Table I) and of the sparse approximation (Table III, SPEC §5).
+  (eq. (13), Table I) and of the sparse approximation (Table III, docs/model.md §5).
 
 Exponent arrays of a whole closure have shape ``(16, 3)`` (γ on ``C_++, C_--, C_+-``) and
 ``(16, 2)`` (ξ on ``C_+, C_-``); a parameter vector of one type in the "packed" 5-vector form
@@ -102,7 +102,7 @@ PACKED_MASK: np.ndarray = np.concatenate([PAIR_MASK, SPECIES_MASK], axis=1)
 PACKED_SIGN: np.ndarray = np.concatenate(
     [PAIR_MASK.astype(np.float64), -SPECIES_MASK.astype(np.float64)], axis=1
 )
-#: ``(16,)`` shape weights ``w_τ`` (SPEC §4).
+#: ``(16,)`` shape weights ``w_τ`` (docs/model.md §4).
 WEIGHTS: np.ndarray = np.array([SHAPE_WEIGHTS[triplet_shape(t)] for t in TRIPLETS])
 WEIGHT_FRACTIONS: tuple[str, ...] = tuple(
     str(Fraction(SHAPE_WEIGHTS[triplet_shape(t)]).limit_denominator(100)) for t in TRIPLETS
@@ -125,7 +125,7 @@ def _pa_exponents() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sa_exponents() -> tuple[np.ndarray, np.ndarray]:
-    """Sparse approximation, Table III as read in SPEC §5: ``w C_jk`` (open), ``w C_ik`` (triangles)."""
+    """Sparse approximation, Table III as read in docs/model.md §5: ``w C_jk`` (open), ``w C_ik`` (triangles)."""
     gamma = np.zeros((NUM_TYPES, len(PAIRS)))
     xi = np.zeros((NUM_TYPES, len(SPECIES)))
     for t, label in enumerate(TRIPLETS):

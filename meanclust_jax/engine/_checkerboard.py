@@ -1,4 +1,4 @@
-"""Checkerboard-parallel Metropolis sweeps on the sublattice tiling (SPEC §3).
+"""Checkerboard-parallel Metropolis sweeps on the sublattice tiling (docs/model.md §3).
 
 A sweep is ``s_a * s_b`` phases. Each phase draws its parameters at random (independently of the
 configuration) and attempts ``N / (s_a s_b)`` mutually independent swaps at once:

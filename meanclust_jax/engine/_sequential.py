@@ -1,4 +1,4 @@
-"""The plain sequential reference engine: one random swap at a time (SPEC §3).
+"""The plain sequential reference engine: one random swap at a time (docs/model.md §3).
 
 Used only to validate the checkerboard-parallel engine. Each step draws a site ``i`` uniformly and
 a partner ``j``: a uniformly random neighbour (``moves="local"``, Kawasaki) or a uniformly random

@@ -1,4 +1,4 @@
-"""The error functional ``F(K)`` of the rate inverse problem (paper eq. (17); SPEC §7).
+"""The error functional ``F(K)`` of the rate inverse problem (paper eq. (17); docs/model.md §7).
 
     F(K) = ½ ∫_{t0}^{T} |C(t; K) − Ĉ(t)|² dt + a |Q(K) − Q̂|²
 

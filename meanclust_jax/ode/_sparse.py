@@ -1,4 +1,4 @@
-"""The sparse-approximation (SA) closed system and its two-parameter fit (eqs. 28–29; SPEC §6).
+"""The sparse-approximation (SA) closed system and its two-parameter fit (eqs. 28–29; docs/model.md §6).
 
 With the SA closure every triplet in the rate equations becomes ``w C+-`` and the closed system
 (8) is linear:

@@ -1,4 +1,4 @@
-"""The closed mean-cluster ODE for the pair concentrations (paper eqs. (5), (7), (8); SPEC §6).
+"""The closed mean-cluster ODE for the pair concentrations (paper eqs. (5), (7), (8); docs/model.md §6).
 
 With ``∠`` for angled and ``—`` for linear triplets the hierarchy truncated at pairs reads
 
@@ -102,7 +102,7 @@ def pair_rhs(
     C_single: Float[Array, " 2"],
     C_pair: Float[Array, "*batch 3"],
 ) -> Float[Array, "*batch 3"]:
-    """Right-hand side of the closed system (8) (SPEC §6).
+    """Right-hand side of the closed system (8) (docs/model.md §6).
 
     **Arguments:**
 

@@ -13,8 +13,8 @@ Layout of a study folder::
     trajectories/x<x>.nc    annealing trajectories, one per composition (netCDF)
     closures/<name>.json    fitted optimal closures; closures/study.nc: errors J_τ and ℰ
     posteriors/<closure>.<sampler>.nc   ArviZ InferenceData (netCDF)
-    figures/*.png           the figures of SPEC §8
-    report.md, report.html
+    figures/*.png           the figures of docs/model.md §8
+    report.md, report.html  (report.html embeds the figures: one self-contained file)
 """
 
 from __future__ import annotations
@@ -315,7 +315,7 @@ def write_report(out: Path, cfg, summaries: dict[str, Any]) -> dict[str, Any]:  
     """
     blocks = build_report(cfg, summaries)
     write_text_atomic(out / "report.md", to_markdown(blocks))
-    write_text_atomic(out / "report.html", to_html(blocks, TITLE))
+    write_text_atomic(out / "report.html", to_html(blocks, TITLE, embed_from=out))  # figures embedded
     figures = [b.path for b in blocks if isinstance(b, Figure)]
     return {"files": ["report.md", "report.html"], "figures": figures}
 

@@ -20,7 +20,7 @@ class StudyConfig:
 
     Annealing (paper Section III): ``size × size`` periodic lattices, the paper's stepwise
     cooling (`meanclust_jax.schedules.paper`) with ``sweeps_per_step`` sweeps per temperature,
-    ``replicas`` independent lattices per composition, all ten compositions of SPEC §1 in one
+    ``replicas`` independent lattices per composition, all ten compositions of docs/model.md §1 in one
     compiled call. Closures (Section VI.A–C): OA calibrated at ``x = 1/3`` and ``1/2`` with hard
     and soft regularisation (``closure_starts`` starts per type). Inference (Section VI.D) on the
     ``x = 1/3`` trajectory (replica mean, time in sweeps): multistart

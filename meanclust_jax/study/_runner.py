@@ -69,9 +69,9 @@ def run_study(
 ) -> dict[str, Any]:
     """Run (or resume) the paper's study end to end in the folder `out`.
 
-    Stages (`STAGES`): anneal the ten compositions (SPEC §1–4), calibrate and compare the
+    Stages (`STAGES`): anneal the ten compositions (docs/model.md §1–4), calibrate and compare the
     closures (paper Section VI.A–C), infer the rates with NUTS and DR-MH (Section VI.D), draw
-    the figures of SPEC §8, and write ``report.md`` / ``report.html``. A finished stage is
+    the figures of docs/model.md §8, and write ``report.md`` / ``report.html``. A finished stage is
     recorded in ``out/stages/<stage>.json`` with its summary numbers; a rerun with the same
     settings skips finished stages (and the annealing resumes from its checkpoint), so an
     interrupted study continues where it stopped.

@@ -193,6 +193,7 @@ def inference_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> di
 
     from ..closures import PairApproximation, load_closure
     from ..dataset import load_trajectory
+    from .._cf import cf_posterior_attrs
     from ..inference import (
         PairData,
         infer_rates,
@@ -228,7 +229,7 @@ def inference_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> di
                 idata = load_posterior(path)
             else:
                 log(f"{name}: {sampler} {cfg.chains} x {settings[sampler]['num_samples']}")
-                idata = mark_posterior(run(sampler, k), done)
+                idata = mark_posterior(cf_posterior_attrs(run(sampler, k), time_scale=1.0), done)
                 save_posterior(idata, path)
             res[sampler] = _posterior_numbers(idata)
             res["files"][sampler] = str(path.relative_to(out))
@@ -279,7 +280,7 @@ def inference_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> di
 # --------------------------------------------------------------------------- figures
 
 def figures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict[str, Any]:  # noqa: ARG001
-    """Draw every figure of SPEC §8 from the files of the earlier stages into ``figures/``."""
+    """Draw every figure of docs/model.md §8 from the files of the earlier stages into ``figures/``."""
     from .._io import load_netcdf
     from ..closures import PairApproximation, load_closure
     from ..inference import load_posterior
@@ -305,7 +306,7 @@ def figures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict
         labels = [f"initial (t = {times[0]:.0f} sweeps)", f"final (t = {times[-1]:.0f} sweeps)"]
     else:
         configs, labels = [x13["final_configuration"].isel(replica=0).values], ["final"]
-    plot_lattice_snapshots(configs, path["fig3"], labels=labels)
+    plot_lattice_snapshots(configs, path["fig3"], labels=labels, zoom=min(24, cfg.size // 2))
 
     log("Figs. 8-12 (closures)")
     study = load_netcdf(out / "closures" / "study.nc")
