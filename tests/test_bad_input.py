@@ -189,6 +189,7 @@ CLI_CASES = [
     ("reproduce-seed-neg", REPRO + ["--seed", "-1", "--out", "{out}/s"], ["--seed", SEED_RANGE], {}),
     ("reproduce-stop-after", REPRO + ["--stop-after", "lunch", "--out", "{out}/s"], ["--stop-after", "anneal"], {}),
     ("reproduce-other-settings", REPRO + ["--out", "{out}"], ["other settings", "--force"], {"study.json": json.dumps({"size": 48})}),
+    ("reproduce-settings-truncated", REPRO + ["--out", "{out}"], ["study.json", "not readable JSON", "--force"], {"study.json": '{"size": 4'}),
     ("reproduce-locked", REPRO + ["--out", "{out}"], ["in use by another run", f"process {os.getpid()}"],
      {".reproduce.lock": json.dumps({"pid": os.getpid(), "host": os.uname().nodename, "started": "now"})}),
 ]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import math
 
-
 from ._common import add_force, add_parser, check_output_file, integer, seed
 
 
@@ -105,10 +104,9 @@ def _fit_closures(args: argparse.Namespace) -> int:
         error_table,
         exponent_table,
         fit_optimal_closure,
+        resolve_bounds,
     )
     from ..dataset import load_trajectory
-
-    from ..closures import resolve_bounds
 
     check_output_file(args.out, force=args.force, suffix_hint="closure.json")
     overrides = {k: getattr(args, k) for k in ("beta1", "beta2", "delta") if hasattr(args, k)}

@@ -113,7 +113,15 @@ def _run_locked(path: Path, out: str | os.PathLike[str], cfg: StudyConfig, *, pr
     """`run_study` once the folder is checked and locked."""
     settings_file = path / "study.json"
     if settings_file.is_file() and not force:
-        stored = json.loads(settings_file.read_text(encoding="utf-8"))
+        try:
+            stored = json.loads(settings_file.read_text(encoding="utf-8"))
+        except (ValueError, OSError):
+            raise ValueError(
+                f"--out {str(out)!r}: {str(settings_file)!r} is not readable JSON (empty or truncated); "
+                "use --force to start over there, or another folder"
+            ) from None
+        if not isinstance(stored, dict):
+            stored = {}
         diff = cfg.differences(stored)
         if diff:
             raise ValueError(
