@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -191,10 +192,34 @@ def test_reproduce_quick_end_to_end_resume_and_determinism(tmp_path) -> None:  #
     assert not (b / "report.md").exists()
     trajectories = sorted((b / "trajectories").iterdir())
     stamps = {p: p.stat().st_mtime_ns for p in trajectories}
+
+    # Ctrl-C inside the inference stage, once the first posterior is on disk: one line on stderr.
+    args = CLI + ["--quick", "--out", str(b), "--compile-cache", str(cache), "--no-progress"]
+    live = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    first = b / "posteriors" / "PA.nuts.nc"
+    t0 = time.time()
+    while not first.exists() and live.poll() is None and time.time() - t0 < 600:
+        time.sleep(0.5)
+    assert first.exists(), live.communicate()[1][-3000:]
+    live.send_signal(signal.SIGINT)
+    out_text, err_text = live.communicate(timeout=600)
+    assert live.returncode == 130, err_text[-3000:]
+    assert "[1/5 anneal] already done, skipped" in out_text
+    lines = err_text.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err_text, err_text[-3000:]
+    assert lines[0].startswith("meanclust reproduce: interrupted: finished stages anneal, closures are saved")
+    assert "(stopped during inference)" in lines[0] and "run the same command again to resume" in lines[0]
+    assert not (b / ".reproduce.lock").exists()
+
+    # The rerun resumes inside the inference stage: what is on disk is reused, not redone.
     proc = _run_cli(["--quick", "--out", str(b), "--compile-cache", str(cache), "--no-progress"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "[1/5 anneal] already done, skipped" in proc.stdout
+    assert "[2/5 closures] already done, skipped" in proc.stdout
     assert "[1/5 anneal] started" not in proc.stdout
+    assert "PA: point estimate Y1 already on disk, reused" in proc.stdout
+    assert "PA: nuts posterior already on disk, reused" in proc.stdout
     assert {p: p.stat().st_mtime_ns for p in trajectories} == stamps
 
     # Same seed, same numbers: the interrupted-and-resumed study equals the uninterrupted one.

@@ -17,21 +17,41 @@ from __future__ import annotations
 import argparse
 import math
 
+from ._common import add_force, add_parser, check_output_file, integer, seed
 
-def _float_or_none(text: str) -> float | None:
-    t = text.strip().lower()
-    if t in ("none", "inf", "+inf", "-inf", "infinity", "-infinity"):
-        return None
-    try:
-        return float(t)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'none'; got {text!r}") from None
+
+def _bound(unbounded: tuple[str, ...], side: str):  # noqa: ANN202
+    """Argument type of a bound of eq. (16): a finite number, or ``none`` / the infinity on the
+    unbounded side (``-inf`` for a lower bound, ``inf`` for an upper one) meaning unbounded."""
+
+    def parse(text: str) -> float | None:
+        t = text.strip().lower()
+        if t in ("none", *unbounded):
+            return None
+        try:
+            v = float(t)
+        except ValueError:
+            v = math.nan
+        if not math.isfinite(v):
+            raise argparse.ArgumentTypeError(
+                f"must be a finite number, or 'none' / {unbounded[0]!r} for no {side} bound; got {text!r}"
+            )
+        return v
+
+    parse.__name__ = f"{side} bound"
+    return parse
+
+
+_lower_bound = _bound(("-inf", "-infinity"), "lower")
+_upper_bound = _bound(("inf", "+inf", "infinity", "+infinity"), "upper")
 
 
 def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparsers action
     """Add the ``fit-closures`` and ``evaluate-closures`` sub-commands."""
-    p = subparsers.add_parser(
-        "fit-closures",
+    p = add_parser(
+        subparsers, "fit-closures",
+        examples=("meanclust fit-closures run.nc --regularization hard --out oa.json",
+                  "meanclust fit-closures x0.25.nc x0.50.nc x0.75.nc --family consistent --out c.json"),
         help="calibrate a closure on one or several annealing trajectories (paper Table II)",
         description=(
             "Fit a closure of the triplet concentrations jointly on one or several annealing "
@@ -41,7 +61,6 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparser
             "paper's OA, exponents in the layout of Table II) and 'consistent' (triplets "
             "consistent with their pairs by construction, with learned association)."
         ),
-        epilog="example: meanclust fit-closures x0.25.nc x0.50.nc x0.75.nc --family consistent --out c.json",
     )
     p.add_argument("runs", nargs="+", metavar="RUN.nc", help="annealing trajectories (netCDF from `meanclust anneal`)")
     p.add_argument("--family", choices=("optimal", "consistent"), default="optimal",
@@ -54,32 +73,37 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparser
     p.add_argument("--mixed-lattices", action="store_true",
                    help="allow runs on different lattices (rows/cols) in one calibration")
     p.add_argument("--out", required=True, metavar="closure.json", help="where to write the fitted closure")
-    p.add_argument("--beta1", type=_float_or_none, default=argparse.SUPPRESS,
-                   help="override the lower bound of the xi exponents ('none' = unbounded)")
-    p.add_argument("--beta2", type=_float_or_none, default=argparse.SUPPRESS,
-                   help="override the upper bound of the xi exponents ('none' = unbounded)")
-    p.add_argument("--delta", type=_float_or_none, default=argparse.SUPPRESS,
-                   help="override the upper bound delta of the gamma exponents")
-    p.add_argument("--starts", type=int, default=6, help="optimal: starts per type (PA, SA, then random); default 6")
-    p.add_argument("--seed", type=int, default=0, help="optimal: seed of the random starts; default 0")
-    p.add_argument("--digits", type=int, default=2, help="decimals in the exponent table; default 2")
+    add_force(p)
+    p.add_argument("--beta1", type=_lower_bound, default=argparse.SUPPRESS,
+                   help="optimal: override the lower bound of the xi exponents ('none' or -inf = unbounded)")
+    p.add_argument("--beta2", type=_upper_bound, default=argparse.SUPPRESS,
+                   help="optimal: override the upper bound of the xi exponents ('none' or inf = unbounded)")
+    p.add_argument("--delta", type=_upper_bound, default=argparse.SUPPRESS,
+                   help="optimal: override the upper bound delta >= 0 of the gamma exponents ('none' or inf = unbounded)")
+    p.add_argument("--starts", type=integer(1), default=6,
+                   help="optimal: starts per type (PA, SA, then random); default 6")
+    p.add_argument("--seed", type=seed, default=0,
+                   help="optimal: seed of the random starts, in [0, 2**64 - 1]; default 0")
+    p.add_argument("--digits", type=integer(0, 15), default=2, help="decimals in the printed tables, 0..15; default 2")
     p.set_defaults(func=_fit_closures)
 
-    q = subparsers.add_parser(
-        "evaluate-closures",
+    q = add_parser(
+        subparsers, "evaluate-closures",
+        examples=("meanclust evaluate-closures oa.json x0.33.nc x0.50.nc --per-type",
+                  "meanclust evaluate-closures c.json x0.25.nc x0.50.nc --out e.json"),
         help="mean closure error (paper eq. 30) of a closure on trajectories",
         description=(
             "Evaluate a closure (JSON from fit-closures, or the built-in 'pair' or 'sparse') on "
             "one or more annealing trajectories: print the mean error E (paper eq. 30) per "
             "composition next to the pair approximation's, and the improvement over it."
         ),
-        epilog="example: meanclust evaluate-closures c.json x0.25.nc x0.50.nc --out e.json",
     )
     q.add_argument("closure", help="closure JSON file, or 'pair' / 'sparse'")
     q.add_argument("runs", nargs="+", metavar="RUNS", help="annealing trajectories (netCDF)")
     q.add_argument("--per-type", action="store_true", help="also print J_tau per triplet type for each run")
     q.add_argument("--out", default=None, metavar="e.json",
                    help='write {"compositions": [...], "mean_error": {"<label>": [...], "PA": [...]}} as JSON')
+    add_force(q)
     q.add_argument("--label", default=None,
                    help="name of the closure in the table and JSON (default: PA, SA, OA-<regularization> or consistent)")
     q.set_defaults(func=_evaluate_closures)
@@ -97,7 +121,7 @@ def _load_closure_arg(text: str):
 
 def _check_fit_args(args: argparse.Namespace) -> dict:
     """Validate the flags of ``fit-closures`` before any file is read; returns fit kwargs."""
-    from ..closures import DEFAULT_BASIS, REGULARIZATIONS, ConsistentClosure, resolve_ridge
+    from ..closures import DEFAULT_BASIS, REGULARIZATIONS, ConsistentClosure, resolve_bounds, resolve_ridge
 
     overrides = {k: getattr(args, k) for k in ("beta1", "beta2", "delta") if hasattr(args, k)}
     if args.family == "optimal":
@@ -106,6 +130,10 @@ def _check_fit_args(args: argparse.Namespace) -> dict:
             raise ValueError(f"--regularization must be one of {sorted(REGULARIZATIONS)} for --family optimal; got {reg!r}")
         if args.features is not None:
             raise ValueError("--features applies to --family consistent only")
+        try:
+            resolve_bounds(reg, overrides or None)
+        except ValueError as err:
+            raise ValueError(f"--beta1/--beta2/--delta: {err}") from None
         return {"regularization": reg, "bounds": overrides or None, "num_starts": args.starts, "seed": args.seed}
     if overrides:
         raise ValueError(f"--{'/--'.join(overrides)} apply to --family optimal only (bounds of eq. 16)")
@@ -146,6 +174,7 @@ def _fit_closures(args: argparse.Namespace) -> int:
         fit_optimal_closure,
     )
 
+    check_output_file(args.out, force=args.force, suffix_hint="closure.json")
     kwargs = _check_fit_args(args)
     datasets = _load_runs(args.runs)
     try:
@@ -220,11 +249,7 @@ def _evaluate_closures(args: argparse.Namespace) -> int:
     from ..dataset import load_trajectory, read_trajectories
 
     if args.out is not None:
-        from pathlib import Path
-
-        parent = Path(args.out).resolve().parent
-        if not parent.is_dir():
-            raise ValueError(f"--out {args.out!r}: folder {str(parent)!r} does not exist")
+        check_output_file(args.out, force=args.force, suffix_hint="e.json")
     closure = _load_closure_arg(args.closure)
     name = args.label or _closure_label(closure, args.closure)
     pa = PairApproximation()

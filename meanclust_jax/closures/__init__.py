@@ -77,6 +77,7 @@ from ._optimal import (
     REGULARIZATIONS as REGULARIZATIONS,
     OptimalApproximation as OptimalApproximation,
     constraint_violation as constraint_violation,
+    resolve_bounds as resolve_bounds,
 )
 from ._pair import PairApproximation as PairApproximation
 from ._projection import project_exponents as project_exponents

@@ -193,8 +193,11 @@ def _hessian_spectrum(problem, K) -> dict[str, Any]:  # noqa: ANN001
 def inference_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict[str, Any]:
     """Rate posteriors on the x = 1/3 trajectory with NUTS and DR-MH, for PA, OA-hard-1/2, SA.
 
-    Writes ``posteriors/<closure>.<sampler>.nc`` (ArviZ InferenceData). Model time is the
-    sweep (``time_scale = 1``, as `meanclust infer-rates`), so rates are per sweep.
+    Writes ``posteriors/<closure>.<sampler>.nc`` (ArviZ InferenceData) and
+    ``posteriors/<closure>.point.json`` (the point estimate: multistart ``Y1``, or the SA fit,
+    and the Hessian). Model time is the sweep (``time_scale = 1``, as `meanclust infer-rates`),
+    so rates are per sweep. Resumes inside the stage: a posterior or point estimate already on
+    disk with the same settings (`meanclust_jax.study._resume`) is read instead of redone.
     """
     import diffrax
     import jax
@@ -202,8 +205,17 @@ def inference_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> di
     from ..closures import PairApproximation, load_closure
     from ..dataset import load_trajectory
     from .._cf import cf_posterior_attrs
-    from ..inference import PairData, infer_rates, infer_sparse, make_problem, multistart, save_posterior
+    from ..inference import (
+        PairData,
+        infer_rates,
+        infer_sparse,
+        load_posterior,
+        make_problem,
+        multistart,
+        save_posterior,
+    )
     from ..ode import fit_sparse
+    from ._resume import mark_posterior, posterior_exists, result_settings, save_result, saved_result
 
     (out / "posteriors").mkdir(exist_ok=True)
     ds = load_trajectory(trajectory_path(out, 1 / 3))
@@ -221,21 +233,31 @@ def inference_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> di
     def sample_both(name: str, res: dict[str, Any], keys, run) -> None:  # noqa: ANN001
         """Run ``run(sampler, key)`` → InferenceData for NUTS then DR-MH; save and summarise."""
         for sampler, k in zip(("nuts", "drmh"), keys, strict=True):
-            log(f"{name}: {sampler} {cfg.chains} x {settings[sampler]['num_samples']}")
-            idata = run(sampler, k)
-            res[sampler] = _posterior_numbers(idata)
             path = out / "posteriors" / f"{file_label(name)}.{sampler}.nc"
-            save_posterior(cf_posterior_attrs(idata, time_scale=1.0), path)
+            done = result_settings(cfg, stage="inference", closure=name, sampler=sampler)
+            if posterior_exists(path, done):
+                log(f"{name}: {sampler} posterior already on disk, reused")
+                idata = load_posterior(path)
+            else:
+                log(f"{name}: {sampler} {cfg.chains} x {settings[sampler]['num_samples']}")
+                idata = mark_posterior(cf_posterior_attrs(run(sampler, k), time_scale=1.0), done)
+                save_posterior(idata, path)
+            res[sampler] = _posterior_numbers(idata)
             res["files"][sampler] = str(path.relative_to(out))
 
     key = jax.random.key(cfg.seed)
     for n, name in enumerate(INFERENCE_CLOSURES):
         k_fit, *k_samplers = jax.random.split(jax.random.fold_in(key, n), 3)
         res: dict[str, Any] = {"files": {}}
+        point_path = out / "posteriors" / f"{file_label(name)}.point.json"
+        point_settings = result_settings(cfg, stage="inference", closure=name, result="point estimate")
+        point = saved_result(point_path, point_settings)
         if name == "SA":
-            fit = fit_sparse(data.times, data.C_pair)  # infer_sparse starts from the same fit
-            res["alpha"] = _floats(fit.alpha)
-            res["F_fit"] = float(fit.loss)
+            if point is None:
+                fit = fit_sparse(data.times, data.C_pair)  # infer_sparse starts from the same fit
+                point = {"alpha": _floats(fit.alpha), "F_fit": float(fit.loss)}
+                save_result(point_path, point_settings, point)
+            res.update(point)
             sample_both(name, res, k_samplers, lambda s, k: infer_sparse(
                 data, k, samplers=(s,), **common, **settings[s])[0][s])
         else:
@@ -246,16 +268,20 @@ def inference_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> di
             # proposals where the ODE needs more steps (fast rates) would each cost ~10 ms; there
             # F = +inf: such rates get zero posterior density (stated in the report).
             problem = make_problem(data, closure, solver=diffrax.Tsit5(), max_steps=1024)
-            log(f"{name}: multistart {cfg.rate_starts} starts x {cfg.rate_steps} steps")
-            ms = multistart(problem, k_fit, num_starts=cfg.rate_starts, num_steps=cfg.rate_steps)
-            if not np.isfinite(float(ms.best_loss)):
-                raise RuntimeError(f"{name}: multistart found no rates with a finite loss")
-            Y1 = np.asarray(ms.best)
-            res["Y1"] = _floats(Y1)
-            res["F_Y1"] = float(ms.best_loss)
-            if cfg.hessian:
-                log(f"{name}: Hessian of F at Y1")
-                res["hessian"] = _hessian_spectrum(problem, Y1)
+            if point is None:
+                log(f"{name}: multistart {cfg.rate_starts} starts x {cfg.rate_steps} steps")
+                ms = multistart(problem, k_fit, num_starts=cfg.rate_starts, num_steps=cfg.rate_steps)
+                if not np.isfinite(float(ms.best_loss)):
+                    raise RuntimeError(f"{name}: multistart found no rates with a finite loss")
+                point = {"Y1": _floats(ms.best), "F_Y1": float(ms.best_loss)}
+                if cfg.hessian:
+                    log(f"{name}: Hessian of F at Y1")
+                    point["hessian"] = _hessian_spectrum(problem, np.asarray(ms.best))
+                save_result(point_path, point_settings, point)
+            else:
+                log(f"{name}: point estimate Y1 already on disk, reused")
+            res.update(point)
+            Y1 = np.asarray(point["Y1"], dtype=np.float64)
             sample_both(name, res, k_samplers, lambda s, k, p=problem, y=Y1: infer_rates(
                 p, k, samplers=(s,), init=y, **common, **settings[s])[0][s])
         summary["results"][name] = res
