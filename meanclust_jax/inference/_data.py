@@ -34,8 +34,9 @@ class PairData(eqx.Module):
 
     - `ValueError` (at construction) if the time grid is not 1-D, strictly increasing and
       finite with at least two points, if ``C_pair`` is not on the same grid (mismatched
-      lengths), if any concentration is non-finite or outside [0, 1], or if the optional
-      fields do not fit `C_pair`.
+      lengths), if a concentration is non-finite or outside ``[0, 1]`` (``C_single``: ``(0, 1)``,
+      both species present; `meanclust_jax.dataset.check_concentrations`, the check of every
+      reader), or if the optional fields do not fit `C_pair`.
     - `RuntimeError` if float64 is off (call `meanclust_jax.enable_float64()` first).
     """
 
@@ -148,6 +149,13 @@ class PairData(eqx.Module):
                 C_single, C_pair = traj.C_single[int(replica)], traj.C_pair[int(replica)]
             else:
                 raise ValueError(f"replica must be 'mean' or an integer in [0, {R - 1}], got {replica!r}")
+        elif not (isinstance(replica, str) and replica == "mean") and not (
+            isinstance(replica, (int, np.integer)) and not isinstance(replica, bool) and replica == 0
+        ):
+            raise ValueError(
+                f"replica={replica!r}: the dataset holds a single trajectory (no 'replica' dimension); "
+                "use 'mean' or 0"
+            )
         keep = np.ones(traj.times.shape, dtype=bool)
         if t_start is not None:
             keep &= traj.times >= t_start

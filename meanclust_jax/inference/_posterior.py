@@ -36,15 +36,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._cf import cf_posterior_attrs
-from .._io import atomic_path, netcdf_attrs, netcdf_engine
+from .._io import atomic_path, existing_file, netcdf_attrs, netcdf_engine, unreadable_file_message
 from .._precision import require_float64
-from .._validate import check_int
+from .._validate import check_float, check_int
 from ..ode import fit_sparse
 from ._data import PairData
 from ._diagnostics import ESS_MIN, RHAT_MAX, convergence
 from ._drmh import DRMH_VARIANTS, DelayedRejectionMH
 from ._loss import RateProblem
-from ._model import PosteriorModel, check_likelihood, rate_posterior_model, sparse_posterior_model
+from ._model import PosteriorModel, _check_beta, check_likelihood, rate_posterior_model, sparse_posterior_model
 from ._optimise import MultistartResult, _loss, multistart, polish
 from ._parametrization import IDENTIFIABLE_NAMES, identifiable_combinations
 
@@ -421,9 +421,11 @@ def load_posterior(path: str | os.PathLike[str]):  # noqa: ANN201
     """
     import arviz as az
 
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"path={str(path)!r}: no such posterior file")
-    idata = az.from_netcdf(str(path), engine=netcdf_engine())
+    existing_file(path, "posterior file")
+    try:
+        idata = az.from_netcdf(str(path), engine=netcdf_engine())
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError) as err:
+        raise ValueError(unreadable_file_message(path, "posterior (ArviZ netCDF) file", err)) from None
     for group in idata.groups():
         idata[group].load()
     return idata
@@ -498,6 +500,17 @@ def infer_rates(
     check_int(num_samples, "num_samples", minimum=1)
     check_int(num_chains, "num_chains", minimum=1)
     check_int(polish_steps, "polish_steps", minimum=0)
+    model_kwargs = dict(model_kwargs or {})
+    # Every setting is checked before the multistart: the posterior model is built first unless
+    # its prior box depends on Y1 (the paper likelihood without `upper`).
+    pm = None
+    if likelihood == "gaussian" or upper is not None:
+        pm = rate_posterior_model(problem, likelihood=likelihood, lower=lower, upper=upper, beta=beta,
+                                  **model_kwargs)
+    elif beta is not None:
+        _check_beta(beta)
+    if init is not None:
+        init = _check_init(init, pm)
     k_start, k_sample = jax.random.split(key)
     ms = None
     extra = {"closure": type(problem.closure).__name__, "weight_a": float(problem.weight_a)}
@@ -508,22 +521,44 @@ def infer_rates(
         init = np.asarray(ms.best)
         extra["F_multistart"] = float(ms.best_loss)
         if polish_steps:
-            pol = polish(problem, init, max_steps=polish_steps)
-            init = np.asarray(pol.rates)
-    init = np.asarray(init, dtype=np.float64)
-    if likelihood == "paper" and upper is None:
-        upper = 10.0 * float(np.max(init))
-    pm = rate_posterior_model(problem, likelihood=likelihood, lower=lower, upper=upper, beta=beta,
-                              **dict(model_kwargs or {}))
+            init = np.asarray(polish(problem, init, max_steps=polish_steps).rates)
+        init = _check_init(init, pm, name="the point estimate Y1")
+    if pm is None:
+        pm = rate_posterior_model(problem, likelihood=likelihood, lower=lower,
+                                  upper=10.0 * float(np.max(init)), beta=beta, **model_kwargs)
     if likelihood == "paper":
         init = np.clip(init, pm.lower + 1e-12 * (pm.upper - pm.lower), None)
-    else:
-        init = np.maximum(init, 1e-300)
     extra.update({"Y1": init.tolist(), "F_Y1": float(_loss(problem, init))})
     extra.update(dict(attrs or {}))
     keys = jax.random.split(k_sample, len(samplers))
     return _sample_each(pm, keys, samplers, init, extra, num_samples, num_chains, num_warmup,
                         chain_method, progress_bar, until_converged, max_samples, sampler_kwargs), ms
+
+
+def _check_init(init, pm: PosteriorModel | None, *, name: str = "init") -> np.ndarray:  # noqa: ANN001
+    """``init`` as 8 finite positive rates inside the prior of ``pm`` (when it is known).
+
+    Paper likelihood: every rate inside the box ``(lower, upper)``; Gaussian likelihood: every
+    ``s_j = 4k_{2j-1} + k_{2j}`` inside ``[lower, upper]``.
+
+    **Raises:** `ValueError` naming ``init`` (or ``upper``, when the initial point lies above it).
+    """
+    arr = np.asarray(init, dtype=np.float64)
+    if arr.shape != (8,) or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(f"{name} must be 8 finite rates k1..k8, all > 0, got {np.asarray(init).tolist()}")
+    if pm is None:
+        return arr
+    values, what = (arr, "rates") if pm.likelihood == "paper" else (
+        np.asarray(identifiable_combinations(arr)), "4k1+k2, ..., 4k7+k8")
+    if np.any(values < pm.lower):
+        raise ValueError(f"{name} must lie in the prior: {what} >= lower = {pm.lower.tolist()}, got {values.tolist()}")
+    if np.any(values >= pm.upper):
+        raise ValueError(
+            f"upper = {pm.upper.tolist()} is not above the initial point ({name}: {what} up to "
+            f"{float(values.max()):.6g}): the prior must contain it; raise upper (--upper) above it "
+            "or leave it unset"
+        )
+    return arr
 
 
 def _sample_each(pm, keys, samplers, init, attrs, num_samples, num_chains, num_warmup,  # noqa: ANN001, ANN202, PLR0913
@@ -586,6 +621,12 @@ def infer_sparse(
     check_likelihood(likelihood)
     samplers = _check_samplers(samplers)
     check_int(num_samples, "num_samples", minimum=1)
+    if beta is not None:  # every setting is checked before the fit
+        if likelihood == "gaussian":
+            raise ValueError("beta applies to likelihood='paper' only (the Gaussian likelihood has a noise model)")
+        _check_beta(beta)
+    if bound is not None:
+        bound = check_float(bound, "bound", minimum=0.0, open_min=True)
     fit = fit_sparse(data.times, data.C_pair)
     alpha = np.asarray(fit.alpha)
     span = float(data.times[-1] - data.times[0])

@@ -31,6 +31,7 @@ from ..paper import composition_label
 from .inference_report import inference_section, settings_text
 from .markup import Bullets, Figure, Heading, Paragraph, Table, to_html, to_markdown
 from .markup import sig as _g
+from .beyond_paper import beyond_paper_section
 from .study_figures import FIGURES
 
 TITLE = 'Reproduction of "Data-Driven Optimal Closures for Mean-Cluster Models" (Ahmadi, Foster, Protas)'
@@ -225,6 +226,7 @@ def build_report(cfg, summaries: dict[str, Any]) -> list:  # noqa: ANN001
     """The report's blocks from the stage summaries (see `meanclust_jax.reports.markup`)."""
     return (_settings_section(cfg, summaries) + _anneal_section(summaries) + _table2_section(summaries)
             + _errors_section(summaries) + _composition_section(summaries)
+            + beyond_paper_section(summaries, _figure)
             + inference_section(summaries, lambda key: _figure(summaries, key)) + _caveats(cfg))
 
 

@@ -16,13 +16,12 @@ sweeps, so rates are per sweep), for PA, OA-hard-1/2 and SA:
    estimate moves when the replicas are fitted as separate observations instead of their mean
    (issue 10, item 6), in posterior standard deviations.
 
-A posterior already on disk whose recorded settings match is reused, so an interrupted stage
-resumes per closure and sampler.
+A point estimate or posterior already on disk made with the same settings is reused
+(`meanclust_jax.study._resume`), so an interrupted stage resumes per closure and sampler.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +67,7 @@ def posterior_numbers(idata) -> dict[str, Any]:  # noqa: ANN001
 
 
 def _settings(cfg: StudyConfig, sampler: str) -> dict[str, Any]:
-    """The sampler settings recorded in (and compared with) a posterior file."""
+    """The sampler settings of the study (reported in the stage summary)."""
     if sampler == "nuts":
         return {"sampler": "nuts", "num_warmup": cfg.nuts_warmup, "num_samples": cfg.nuts_samples,
                 "max_samples": cfg.nuts_max_samples, "max_tree_depth": cfg.nuts_max_tree_depth,
@@ -76,20 +75,6 @@ def _settings(cfg: StudyConfig, sampler: str) -> dict[str, Any]:
     return {"sampler": "drmh", "num_warmup": cfg.drmh_warmup, "num_samples": cfg.drmh_samples,
             "max_samples": cfg.drmh_max_samples, "thinning": cfg.drmh_thinning,
             "num_chains": cfg.chains, "seed": cfg.seed, "variant": "dram"}
-
-
-def _reusable(path: Path, settings: dict[str, Any]):  # noqa: ANN202
-    """The posterior at ``path`` if it exists and was made with ``settings``, else ``None``."""
-    from ..inference import load_posterior
-
-    if not path.is_file():
-        return None
-    try:
-        idata = load_posterior(path)
-    except (OSError, ValueError):
-        return None
-    stored = idata.posterior.attrs.get("study_settings")
-    return idata if stored == json.dumps(settings, sort_keys=True) else None
 
 
 def _sample(pm, key, sampler: str, cfg: StudyConfig, init, progress: bool, attrs: dict):  # noqa: ANN001, ANN202
@@ -128,6 +113,31 @@ def _replica_check(problem, K0, idata) -> dict[str, Any]:  # noqa: ANN001
             "difference_in_sd": _floats(diff / np.where(sd > 0, sd, np.inf))}
 
 
+def _point_estimate(problem, key, cfg: StudyConfig, name: str, log) -> dict[str, Any]:  # noqa: ANN001
+    """Multistart, Levenberg–Marquardt polish and (with ``cfg.stationarity``) the stationarity
+    report of one closure's rates; JSON-able."""
+    from ..inference import multistart, polish, stationarity
+
+    log(f"{name}: multistart {cfg.rate_starts} starts x {cfg.rate_steps} steps, then Levenberg-Marquardt")
+    ms = multistart(problem, key, num_starts=cfg.rate_starts, num_steps=cfg.rate_steps)
+    if not np.isfinite(float(ms.best_loss)):
+        raise RuntimeError(f"{name}: multistart found no rates with a finite loss")
+    pol = polish(problem, ms.best, max_steps=cfg.polish_steps)
+    init = np.asarray(pol.rates)
+    point: dict[str, Any] = {"Y1": _floats(init), "F_Y1": float(pol.loss), "F_multistart": float(ms.best_loss),
+                             "polish_steps": int(pol.num_steps)}
+    if cfg.stationarity:
+        st = stationarity(problem, init)
+        point["stationarity"] = {
+            "gradient_norm": st.gradient_norm, "hessian_eigenvalues": _floats(st.hessian_eigenvalues),
+            "gauss_newton_eigenvalues": _floats(st.gauss_newton_eigenvalues),
+            "identifiable_rank": int(st.identifiable_basis.shape[1]),
+            "restricted_hessian_eigenvalues": _floats(st.restricted_hessian_eigenvalues),
+            "is_strict_minimum": st.is_strict_minimum,
+        }
+    return point
+
+
 def inference_stage(out: Path, cfg: StudyConfig, log, progress: bool) -> dict[str, Any]:  # noqa: ANN001
     """Run the rate inference of the study (module docstring); returns the stage summary.
 
@@ -141,15 +151,14 @@ def inference_stage(out: Path, cfg: StudyConfig, log, progress: bool) -> dict[st
     from ..inference import (
         PairData,
         compare_posteriors,
+        load_posterior,
         make_problem,
-        multistart,
-        polish,
         rate_posterior_model,
         save_posterior,
         sparse_posterior_model,
-        stationarity,
     )
     from ..ode import fit_sparse, sparse_solution
+    from ._resume import mark_posterior, posterior_exists, result_settings, save_result, saved_result
     from ._stages import trajectory_path
 
     (out / "posteriors").mkdir(exist_ok=True)
@@ -180,40 +189,30 @@ def inference_stage(out: Path, cfg: StudyConfig, log, progress: bool) -> dict[st
             closure = (PairApproximation() if name == "PA"
                        else load_closure(out / "closures" / f"{_file_label(name)}.json"))
             problem = make_problem(data, closure, rtol=cfg.rate_rtol, atol=cfg.rate_atol, max_steps=1024)
-            log(f"{name}: multistart {cfg.rate_starts} starts x {cfg.rate_steps} steps, then "
-                f"Levenberg-Marquardt")
-            ms = multistart(problem, k_fit, num_starts=cfg.rate_starts, num_steps=cfg.rate_steps)
-            if not np.isfinite(float(ms.best_loss)):
-                raise RuntimeError(f"{name}: multistart found no rates with a finite loss")
-            pol = polish(problem, ms.best, max_steps=cfg.polish_steps)
-            init = np.asarray(pol.rates)
-            res.update({"Y1": _floats(init), "F_Y1": float(pol.loss),
-                        "F_multistart": float(ms.best_loss), "polish_steps": int(pol.num_steps)})
-            if cfg.stationarity:
-                st = stationarity(problem, init)
-                res["stationarity"] = {
-                    "gradient_norm": st.gradient_norm, "hessian_eigenvalues": _floats(st.hessian_eigenvalues),
-                    "gauss_newton_eigenvalues": _floats(st.gauss_newton_eigenvalues),
-                    "identifiable_rank": int(st.identifiable_basis.shape[1]),
-                    "restricted_hessian_eigenvalues": _floats(st.restricted_hessian_eigenvalues),
-                    "is_strict_minimum": st.is_strict_minimum,
-                }
+            point_path = out / "posteriors" / f"{_file_label(name)}.point.json"
+            point_settings = result_settings(cfg, stage="inference", closure=name, result="point estimate")
+            point = saved_result(point_path, point_settings)
+            if point is None:
+                point = _point_estimate(problem, k_fit, cfg, name, log)
+                save_result(point_path, point_settings, point)
+            else:
+                log(f"{name}: point estimate Y1 already on disk, reused")
+            res.update(point)
+            init = np.asarray(point["Y1"], dtype=np.float64)
             pm = rate_posterior_model(problem)
             res["residual_autocorrelation"] = _residual_autocorrelation(data, problem.predict(init).C_pair)
         posteriors[name] = {}
         for sampler, k in zip(SAMPLERS, k_samplers, strict=True):
             path = out / "posteriors" / f"{_file_label(name)}.{sampler}.nc"
-            settings = _settings(cfg, sampler)
-            idata = _reusable(path, settings)
-            if idata is None:
-                log(f"{name}: {sampler}, {cfg.chains} chains until converged (budget "
-                    f"{settings['max_samples']} draws per chain)")
-                attrs = {"closure": name, "time_scale": 1.0,
-                         "study_settings": json.dumps(settings, sort_keys=True)}
-                idata = _sample(pm, k, sampler, cfg, init, progress, attrs)
-                save_posterior(cf_posterior_attrs(idata, time_scale=1.0), path)
-            else:
+            done = result_settings(cfg, stage="inference", closure=name, sampler=sampler)
+            if posterior_exists(path, done):
                 log(f"{name}: {sampler} posterior already on disk, reused")
+                idata = load_posterior(path)
+            else:
+                budget = cfg.nuts_max_samples if sampler == "nuts" else cfg.drmh_max_samples
+                log(f"{name}: {sampler}, {cfg.chains} chains until converged (budget {budget} draws per chain)")
+                idata = _sample(pm, k, sampler, cfg, init, progress, {"closure": name, "time_scale": 1.0})
+                save_posterior(mark_posterior(cf_posterior_attrs(idata, time_scale=1.0), done), path)
             res[sampler] = posterior_numbers(idata)
             res["files"][sampler] = str(path.relative_to(out))
             posteriors[name][sampler] = idata

@@ -107,18 +107,27 @@ def closures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dic
     improvements over PA).
     """
     from .._io import save_netcdf
-    from ..closures import PairApproximation, SparseApproximation, cross_stoichiometry_study
+    from ..closures import (
+        PairApproximation,
+        SparseApproximation,
+        beyond_paper_study,
+        cross_stoichiometry_study,
+        loco_summary,
+    )
 
     datasets = load_trajectories(out, cfg)
     (out / "closures").mkdir(exist_ok=True)
+    log("beyond the paper: OA-hard and the consistent closure on all compositions, and leave-one-composition-out")
+    extra, loco = beyond_paper_study(datasets, num_starts=cfg.closure_starts, seed=cfg.seed)
+    save_netcdf(loco, out / "closures" / "loco.nc")
     log(f"calibrating OA (hard, soft) at x = 1/3 and 1/2, {cfg.closure_starts} starts per type; "
         f"evaluating on {len(datasets)} compositions")
     study, fitted = cross_stoichiometry_study(
         datasets, calibrate_at=CALIBRATION_COMPOSITIONS, regularizations=("hard", "soft"),
-        num_starts=cfg.closure_starts, seed=cfg.seed,
+        num_starts=cfg.closure_starts, seed=cfg.seed, closures=extra,
     )
     files = {}
-    for name, closure in fitted.items():
+    for name, closure in {**fitted, **extra}.items():
         path = out / "closures" / f"{file_label(name)}.json"
         closure.save(path)
         files[name] = str(path.relative_to(out))
@@ -141,6 +150,8 @@ def closures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dic
         },
         "exponents": {name: {t: _floats(v) for t, v in c.parameter_vectors().items()}
                       for name, c in all_closures.items()},
+        "beyond_paper": {"loco": loco_summary(loco), "loco_file": "closures/loco.nc",
+                         "formulas": extra["consistent-all"].formulas()},
     }
 
 
@@ -194,11 +205,15 @@ def figures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict
                         path["fig9"], title="hard regularisation (β1 = 0, β2 = δ = 2)")
     plot_closure_errors({**errs(1 / 2, ["PA", "OA-soft-1/2"]), **errs(1 / 3, ["PA", "OA-soft-1/3"])},
                         path["fig10"], title="soft regularisation (β unbounded, δ = 6)")
-    plot_mean_error_vs_composition(study, path["fig11a"], closures=["PA", "OA-hard-1/3", "OA-hard-1/2"],
+    beyond = [n for n in ("OA-hard-all", "consistent-all") if n in study["closure"].values]
+    plot_mean_error_vs_composition(study, path["fig11a"], closures=["PA", "OA-hard-1/3", "OA-hard-1/2", *beyond],
                                    title="hard regularisation")
     plot_mean_error_vs_composition(study, path["fig11b"], closures=["PA", "OA-soft-1/3", "OA-soft-1/2"],
                                    title="soft regularisation")
-    plot_mean_error_vs_composition(study, path["fig12"], closures=["PA", "OA-hard-1/3", "SA"])
+    plot_mean_error_vs_composition(study, path["fig12"], closures=["PA", "OA-hard-1/3", "SA", *beyond[1:]])
+    if (out / "closures" / "loco.nc").is_file():
+        plot_mean_error_vs_composition(load_netcdf(out / "closures" / "loco.nc"), path["fig12b"],
+                                       title="each closure calibrated without the composition it is tested on")
 
     log("Figs. 13, 14 (inference)")
     post = {(name, s): load_posterior(out / "posteriors" / f"{file_label(name)}.{s}.nc")
