@@ -21,6 +21,8 @@ from meanclust_jax.closures import PairApproximation
 from meanclust_jax.inference import (
     PairData,
     compare_posteriors,
+    convergence,
+    infer_rates,
     diagnostics,
     infer_sparse,
     load_posterior,
@@ -280,3 +282,44 @@ def test_figures(tmp_path):  # noqa: ANN001
         plot_posterior_rates(idata, tmp_path / "x.png", axes_rates=("k1", "k2", "k9"))
     with pytest.raises(ValueError, match="no posterior sample"):
         plot_posterior_rates(idata, tmp_path / "x.png", loss_threshold=1e-9)
+
+
+@pytest.fixture(scope="module")
+def engine_data() -> PairData:
+    """A real trajectory from the engine: 12×12, x = 1/3, the paper's schedule (short), 4 replicas."""
+    import meanclust_jax as mc
+
+    ds = mc.anneal(jax.random.key(3), mc.TriangularLattice(12, 12), schedule=mc.schedules.paper(sweeps_per_step=100),
+                   composition=1 / 3, replicas=4, record_every=20, progress=False)
+    return PairData.from_dataset(ds)
+
+
+def test_nuts_and_drmh_agree_on_a_real_sa_posterior(engine_data):  # noqa: ANN001
+    """Issue 10: both samplers on the same small real posterior converge and agree within 4
+    combined MCSE (SA, Gaussian likelihood, on engine data)."""
+    posteriors, fit = infer_sparse(engine_data, jax.random.key(8), num_samples=1000,
+                                   sampler_kwargs={"drmh": {"num_samples": 10000, "num_warmup": 3000}})
+    for idata in posteriors.values():
+        conv = convergence(idata)
+        assert conv.converged, conv.failures
+    agreement = compare_posteriors(posteriors["nuts"], posteriors["drmh"])
+    assert agreement.agree, agreement.disagreements
+    assert np.all(np.isfinite(posteriors["drmh"].posterior["F"].values))
+
+
+@pytest.mark.slow
+def test_nuts_and_drmh_agree_on_a_real_pa_posterior(engine_data):  # noqa: ANN001
+    """The same for PA's eight rates (log s_j, splits u_j) and the noise levels."""
+    problem = make_problem(engine_data, PairApproximation(), rtol=1e-6, atol=1e-9)
+    posteriors, _ = infer_rates(problem, jax.random.key(9), num_samples=400, until_converged=True, max_samples=1200,
+                                sampler_kwargs={"nuts": {"num_warmup": 300, "max_tree_depth": 6},
+                                                "drmh": {"num_samples": 20000, "num_warmup": 5000,
+                                                         "max_samples": 60000}})
+    for idata in posteriors.values():
+        conv = convergence(idata)
+        assert conv.converged, conv.failures
+        # Every kept draw has a finite F and log-likelihood (the likelihood and F solve alike).
+        assert np.all(np.isfinite(idata.posterior["F"].values))
+        assert np.all(np.isfinite(idata.log_likelihood["C_pair"].values))
+    agreement = compare_posteriors(posteriors["nuts"], posteriors["drmh"])
+    assert agreement.agree, agreement.disagreements

@@ -105,13 +105,13 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparser
     p.add_argument("--time-scale", type=real(0.0, open_min=True), default=1.0,
                    help="model time = time-scale x sweeps; rates are per model time unit; default 1")
     p.add_argument("--upper", type=real(0.0, open_min=True), default=None,
-                   help="gaussian: upper bound of the log-uniform prior of 4k1+k2, ... (default "
+                   help="gaussian: upper bound of the uniform prior of 4k1+k2, ... (default "
                         "1e3/span); paper: upper bound of the uniform prior on each rate (default "
                         "10 x max(Y1)); with --closure sa the half-width of the (alpha1, alpha2) "
                         "box (default max(10 max|alpha*|, 10/span))")
     p.add_argument("--lower", type=real(0.0), default=None,
-                   help="gaussian: lower bound (> 0) of the log-uniform prior of 4k1+k2, ... "
-                        "(default 1e-4/span); paper: lower bound of each rate (default 0)")
+                   help="gaussian: lower bound of the uniform prior of 4k1+k2, ... (default 0); "
+                        "paper: lower bound of each rate (default 0)")
     p.add_argument("--starts", type=_positive_int, default=8, help="multistart starts; default 8")
     p.add_argument("--opt-steps", type=_positive_int, default=200,
                    help="Adam steps per start of the multistart point estimate; default 200")

@@ -27,12 +27,16 @@ Two likelihoods, chosen by ``likelihood=``:
   likelihood.)
 
   Rates (PA, OA, any closure) are sampled in the coordinates of
-  `meanclust_jax.inference._parametrization`: ``log s_j`` with ``s_j = 4k_{2j-1} + k_{2j}``
-  log-uniform on ``[lower, upper]`` (default ``[1e-4, 1e3] / span`` with ``span`` the data's time
-  span: from far slower than the run to a thousand relaxations within it), and the splits
-  ``u_j = 4k_{2j-1}/s_j ~ Uniform(0, 1)``. The implied prior on each rate pair is
-  ``p(k_{2j-1}, k_{2j}) ∝ (4k_{2j-1} + k_{2j})^{-2}``, scale invariant. SA's ``(α1, α2)`` are
-  uniform on a box ``[lower, upper]²`` (they may be negative).
+  `meanclust_jax.inference._parametrization`: ``s_j = 4k_{2j-1} + k_{2j}`` uniform on
+  ``[lower, upper]`` (default ``[0, 1e3 / span]`` with ``span`` the data's time span: up to a
+  thousand relaxations within the run) and the splits ``u_j = 4k_{2j-1}/s_j ~ Uniform(0, 1)``;
+  the samplers move in NumPyro's unconstrained coordinates, ``logit(s_j/upper)`` — i.e.
+  ``log s_j`` for ``s_j ≪ upper`` — and ``logit u_j``. The implied prior on each rate pair is
+  ``p(k_{2j-1}, k_{2j}) ∝ 1/(4k_{2j-1} + k_{2j})``, like the paper's uniform prior finite at
+  zero rates: a combination the data only bound from above (``s_3`` when the ordered phase has
+  no Li–Li pairs) gets a posterior uniform below that bound rather than one spread over decades
+  down to an arbitrary cut-off, as a log-uniform prior would give. SA's ``(α1, α2)`` are uniform
+  on a box ``[lower, upper]²`` (they may be negative).
 
 * ``"paper"`` (reproduction): the Gibbs posterior ``exp(−β F(K))`` of eq. (17) with a uniform
   prior on the box ``[lower, upper]^8`` of rates (paper Section V); ``β`` (default 1) is an
@@ -307,8 +311,8 @@ def gaussian_log_likelihood(
 def _gaussian_rate_model(
     problem: RateProblem,
     obs: _Observations,
-    log_lo: np.ndarray,
-    log_hi: np.ndarray,
+    s_lo: np.ndarray,
+    s_hi: np.ndarray,
     sigma_scale: float,
     fixed_split: np.ndarray | None,
 ):  # noqa: ANN202
@@ -337,16 +341,16 @@ def _gaussian_rate_model(
             C, ok = one(C0)
         return C[..., 1:, :2], ok & valid
 
-    lo, hi = jnp.asarray(log_lo), jnp.asarray(log_hi)
+    lo, hi = jnp.asarray(s_lo), jnp.asarray(s_hi)
     split = None if fixed_split is None else jnp.asarray(fixed_split)
 
     def rates(latent):  # noqa: ANN001, ANN202
-        s = jnp.exp(latent["log_s"])
+        s = latent["s"]
         u = latent["u"] if split is None else jnp.broadcast_to(split, s.shape)
         return rates_from_combinations(s, u)
 
     def model(C0, observed, floor) -> None:  # noqa: ANN001
-        latent = {"log_s": numpyro.sample("log_s", dist.Uniform(lo, hi).to_event(1))}
+        latent = {"s": numpyro.sample("s", dist.Uniform(lo, hi).to_event(1))}
         if split is None:
             latent["u"] = numpyro.sample("u", dist.Uniform(0.0, 1.0).expand([4]).to_event(1))
         sigma = numpyro.sample("sigma", dist.HalfNormal(sigma_scale).expand([2]).to_event(1))
@@ -356,7 +360,7 @@ def _gaussian_rate_model(
 
     def latent_from_site(K, sigma):  # noqa: ANN001, ANN202
         K = jnp.asarray(K, dtype=jnp.float64)
-        out = {"log_s": jnp.log(identifiable_combinations(K))}
+        out = {"s": identifiable_combinations(K)}
         if split is None:
             out["u"] = split_fractions(K)
         out["sigma"] = jnp.asarray(sigma, dtype=jnp.float64)
@@ -388,9 +392,9 @@ def sampling_problem(problem: RateProblem) -> RateProblem:
 
 
 def default_combination_bounds(data: PairData) -> tuple[float, float]:
-    """Default bounds ``[1e-4, 1e3] / span`` of the log-uniform prior of each ``s_j`` (1/time)."""
+    """Default bounds ``[0, 1e3 / span]`` of the uniform prior of each ``s_j`` (1/time)."""
     span = float(data.times[-1] - data.times[0])
-    return 1e-4 / span, 1e3 / span
+    return 0.0, 1e3 / span
 
 
 def rate_posterior_model(
@@ -416,7 +420,7 @@ def rate_posterior_model(
     - `problem`: the `RateProblem` (data, closure, weight ``a``, solver settings).
     - `likelihood`: ``"gaussian"`` (default) or ``"paper"``.
     - `upper`, `lower`: prior bounds, scalars or shape ``(n,)``, units 1 / model time. Gaussian:
-      the log-uniform range of each ``s_j = 4k_{2j-1} + k_{2j}`` (default
+      the uniform range of each ``s_j = 4k_{2j-1} + k_{2j}`` (default
       `default_combination_bounds`). Paper: the uniform box of each free rate (`upper`
       required, `lower` default 0).
     - `beta`: inverse temperature of the paper likelihood ``exp(−βF)``, ``> 0``, default 1;
@@ -453,15 +457,13 @@ def rate_posterior_model(
     d_lo, d_hi = default_combination_bounds(problem.data)
     lo, hi = _bounds(d_lo if lower is None else lower, d_hi if upper is None else upper, 4,
                      positive=True, name=" (bounds of 4k1+k2, ... in 1/time)")
-    if np.any(lo <= 0):
-        raise ValueError(f"lower must be > 0 for the log-uniform prior, got {lo.tolist()}")
     if fixed_split is not None:
         fixed_split = np.asarray(fixed_split, dtype=np.float64)
         if fixed_split.shape != (4,) or not np.all((fixed_split > 0) & (fixed_split < 1)):
             raise ValueError(f"fixed_split must have shape (4,) with entries in (0, 1), got {fixed_split!r}")
     obs = _observations(problem.data, replicas, bool(floor))
     model, rates, latent_from_site, pointwise = _gaussian_rate_model(
-        fwd_problem, obs, np.log(lo), np.log(hi), sigma_scale, fixed_split
+        fwd_problem, obs, lo, hi, sigma_scale, fixed_split
     )
     return PosteriorModel(
         model=model, site="k", dim_name="rate", names=tuple(RATE_NAMES), lower=lo, upper=hi,

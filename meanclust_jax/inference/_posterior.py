@@ -484,8 +484,8 @@ def infer_rates(
     - `model_kwargs`: further arguments of `rate_posterior_model` (``sigma_scale``, ``floor``,
       ``replicas``, ``fixed_split``).
     - `attrs`: extra attributes stored on each posterior.
-    - `sampler_kwargs`: per-sampler extra arguments of `sample_posterior`, e.g.
-      ``{"nuts": {"max_tree_depth": 6}, "drmh": {"drmh_variant": "paper"}}``.
+    - `sampler_kwargs`: per-sampler arguments of `sample_posterior`, overriding the common ones,
+      e.g. ``{"nuts": {"max_tree_depth": 6}, "drmh": {"drmh_variant": "paper", "num_samples": 20000}}``.
 
     **Returns:**
 
@@ -568,15 +568,12 @@ def _sample_each(pm, keys, samplers, init, attrs, num_samples, num_chains, num_w
     unknown = set(extra) - set(SAMPLERS)
     if unknown:
         raise ValueError(f"sampler_kwargs has keys {sorted(unknown)}; allowed {SAMPLERS}")
-    return {
-        s: sample_posterior(
-            pm, k, sampler=s, num_samples=num_samples, num_chains=num_chains,
-            num_warmup=num_warmup, init=init, chain_method=chain_method,
-            progress_bar=progress_bar, until_converged=until_converged, max_samples=max_samples,
-            attrs=attrs, **dict(extra.get(s, {})),
-        )
-        for s, k in zip(samplers, keys, strict=False)
-    }
+    common = {"num_samples": num_samples, "num_chains": num_chains, "num_warmup": num_warmup, "init": init,
+              "chain_method": chain_method, "progress_bar": progress_bar, "until_converged": until_converged,
+              "max_samples": max_samples, "attrs": attrs}
+    # A sampler's own settings (e.g. its num_samples) take precedence over the common ones.
+    return {s: sample_posterior(pm, k, sampler=s, **{**common, **dict(extra.get(s, {}))})
+            for s, k in zip(samplers, keys, strict=False)}
 
 
 def infer_sparse(

@@ -169,7 +169,8 @@ def inference_section(summaries: dict[str, Any], figure) -> list:  # noqa: ANN00
     blocks: list = [Heading("5. Reaction-rate posteriors (paper Figs. 13, 14)"), Paragraph(
         "Likelihood: independent Gaussian errors on the recorded C++ and C-- (unknown noise levels σ, "
         "half-normal prior of scale 0.1; the replica standard error as a known floor); rates sampled as "
-        "log(4k1+k2), …, log(4k7+k8) (log-uniform prior) and the angled shares u_j (uniform). Every "
+        "4k1+k2, …, 4k7+k8 (uniform prior on [0, 1e3 relaxations per run], moved in log-odds, i.e. "
+        "log-rate, coordinates) and the angled shares u_j (uniform). Every "
         "number carries its MCSE, bulk / tail ESS and R-hat; ✗ marks a quantity that misses R-hat ≤ 1.01 "
         "or ESS ≥ 400, and, in the last column, a NUTS/DR-MH difference above 4 combined MCSE.")]
     for name in ("PA", "OA-hard-1/2"):
