@@ -27,10 +27,14 @@ from ._version import __version__
 from .concentrations import concentrations_from_counts
 
 
-def to_dataset(result, lattice, hamiltonian, schedules, compositions, moves, engine, key_data, stride):  # noqa: ANN001, ANN201
-    """Assemble an `xarray.Dataset` from an `AnnealResult` (internal; see module docstring)."""
+def to_dataset(result):  # noqa: ANN001, ANN201
+    """Assemble an `xarray.Dataset` from a `meanclust_jax.engine.AnnealResult` (internal; see
+    the module docstring)."""
     import xarray as xr
 
+    spec = result.spec
+    lattice, hamiltonian, schedules, compositions = spec.lattice, spec.hamiltonian, spec.schedules, spec.compositions
+    key_data, stride = result.key_data, spec.moves.stride(lattice)
     N = lattice.n_sites
     B = result.counts.shape[0]
     conc = concentrations_from_counts(result.counts, N)
@@ -77,8 +81,8 @@ def to_dataset(result, lattice, hamiltonian, schedules, compositions, moves, eng
         "rows": lattice.rows,
         "cols": lattice.cols,
         "n_sites": N,
-        "moves": moves,
-        "engine": engine,
+        "moves": spec.moves.name,
+        "engine": spec.engine,
         "checkerboard_stride": list(stride),
         "schedule": str(schedules[0]) if len({str(s) for s in schedules}) == 1 else [str(s) for s in schedules],
         "schedule_steps_T": [T for T, _ in schedules[0].steps],

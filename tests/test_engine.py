@@ -86,7 +86,7 @@ def test_parallel_agrees_with_sequential_24x24(moves):
 @pytest.mark.parametrize("moves", ["local"])
 def test_unrolled_and_scanned_phases_agree(moves):
     """The statically unrolled local phases (large lattices) sample the same distribution."""
-    from meanclust_jax.engine._checkerboard import make_parallel_engine
+    from meanclust_jax.engine import make_parallel_engine
 
     lat = TriangularLattice(12, 12)
     h = ChargeNeutralityHamiltonian()

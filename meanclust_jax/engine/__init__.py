@@ -1,4 +1,9 @@
-"""Metropolis annealing of the Li/Mn layer: checkerboard-parallel and sequential engines (SPEC §3)."""
+"""Metropolis annealing of the Li/Mn layer: checkerboard-parallel and sequential engines (SPEC §3).
+
+Modules: `_engine` (the `AbstractEngine` interface), `_moves` (move sets `LocalSwaps`,
+`GlobalSwaps`), `_layout` (the checkerboard state), `_local` / `_global` (checkerboard phases),
+`_checkerboard` and `_sequential` (the two engines), `_driver` (`AnnealSpec`, `run_anneal`).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,23 @@ import jax
 from ..energy import ChargeNeutralityHamiltonian, TriangleBondHamiltonian
 from ..lattice import TriangularLattice
 from ..schedules import Schedule
-from ._checkerboard import Engine as Engine, make_parallel_engine as make_parallel_engine
-from ._driver import ENGINES as ENGINES, random_configuration as random_configuration
-from ._driver import run_anneal
-from ._sequential import make_sequential_engine as make_sequential_engine
+from ._checkerboard import CheckerboardEngine as CheckerboardEngine, make_parallel_engine as make_parallel_engine
+from ._driver import (
+    ENGINES as ENGINES,
+    AnnealResult as AnnealResult,
+    AnnealSpec as AnnealSpec,
+    random_configuration as random_configuration,
+    run_anneal as run_anneal,
+)
+from ._engine import AbstractEngine as AbstractEngine, Engine as Engine
+from ._moves import (
+    MOVE_SETS as MOVE_SETS,
+    AbstractMoves as AbstractMoves,
+    GlobalSwaps as GlobalSwaps,
+    LocalSwaps as LocalSwaps,
+    as_moves as as_moves,
+)
+from ._sequential import SequentialEngine as SequentialEngine, make_sequential_engine as make_sequential_engine
 
 
 def anneal(
@@ -22,7 +40,7 @@ def anneal(
     *,
     schedule: Schedule | list[Schedule],
     composition: float | list[float],
-    moves: str = "local",
+    moves: str | AbstractMoves = "local",
     record_every: int | None = None,
     replicas: int = 1,
     engine: str = "parallel",
@@ -52,7 +70,8 @@ def anneal(
     - `composition`: fraction ``x`` of ``-`` (Li) sites, in (0, 1); ``round(x N)`` sites are
       ``-`` and the count is conserved exactly. A list gives one composition per replica
       (a composition sweep in one compiled run).
-    - `moves`: ``"local"`` (nearest-neighbour Kawasaki swaps) or ``"global"`` (any two sites).
+    - `moves`: a move set, `LocalSwaps()` (nearest-neighbour Kawasaki swaps) or `GlobalSwaps()`
+      (any two sites), or its name ``"local"`` / ``"global"``.
     - `record_every`: sweeps between records (default: ``total_sweeps // 200``, at least 1).
     - `replicas`: independent replicas run together (``vmap``).
     - `engine`: ``"parallel"`` (checkerboard, the default) or ``"sequential"`` (the slow
@@ -63,8 +82,8 @@ def anneal(
       ``(replicas, rows, cols)`` (e.g. ``previous["final_configuration"]`` to chain runs).
     - `progress`: show a progress bar.
     - `checkpoint`: optional ``.npz`` path; the state is saved atomically after every chunk,
-      and a run started with the same arguments and key resumes from it, giving exactly the
-      dataset of an uninterrupted run.
+      and a run started with the same arguments, key and starting configuration resumes from
+      it, giving exactly the dataset of an uninterrupted run (a different one is refused).
     - `records_per_chunk`: records per compiled call (progress/checkpoint granularity).
     - `sharding`: optional `jax.sharding.Sharding` over the replica axis (e.g.
       ``NamedSharding(Mesh(jax.devices(), ("replica",)), PartitionSpec("replica"))``) to
@@ -91,16 +110,33 @@ def anneal(
     from ..dataset import to_dataset
 
     hamiltonian = ChargeNeutralityHamiltonian() if hamiltonian is None else hamiltonian
+    spec = AnnealSpec.create(
+        lattice, hamiltonian, schedule=schedule, composition=composition, moves=moves,
+        record_every=record_every, replicas=replicas, engine=engine, snapshots=snapshots,
+    )
     result = run_anneal(
-        key, lattice, hamiltonian, schedule, composition, moves=moves, record_every=record_every,
-        replicas=replicas, engine=engine, snapshots=snapshots, initial=initial, progress=progress,
-        checkpoint=checkpoint, records_per_chunk=records_per_chunk, sharding=sharding,
-        callback=callback,
+        spec, key, initial, records_per_chunk=records_per_chunk, progress=progress,
+        checkpoint=checkpoint, sharding=sharding, callback=callback,
     )
-    return to_dataset(
-        result, lattice, hamiltonian, result.schedules, result.compositions, moves, engine,
-        result.key_data, lattice.stride(moves),
-    )
+    return to_dataset(result)
 
 
-__all__ = ["ENGINES", "Engine", "anneal", "make_parallel_engine", "make_sequential_engine", "random_configuration"]
+__all__ = [
+    "ENGINES",
+    "MOVE_SETS",
+    "AbstractEngine",
+    "AbstractMoves",
+    "AnnealResult",
+    "AnnealSpec",
+    "CheckerboardEngine",
+    "Engine",
+    "GlobalSwaps",
+    "LocalSwaps",
+    "SequentialEngine",
+    "anneal",
+    "as_moves",
+    "make_parallel_engine",
+    "make_sequential_engine",
+    "random_configuration",
+    "run_anneal",
+]

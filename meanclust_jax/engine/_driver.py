@@ -1,9 +1,15 @@
-"""`anneal`: run a schedule with either engine, record cluster counts, return an xarray Dataset.
+"""The annealing driver: run a schedule with either engine and record cluster counts.
 
 The run is split into *chunks* of records; each chunk is one compiled call (a ``lax.scan`` over
-records, a ``fori_loop`` over the sweeps of a record, ``vmap`` over replicas), so the progress
-bar and checkpoints cost nothing inside the hot loop. Sweeps past the end of the schedule (padding
-to whole chunks) are inactive and leave the state untouched.
+records, a ``lax.scan`` over the sweeps of a record, ``vmap`` over replicas), so the progress
+bar and checkpoints cost nothing inside the hot loop. Sweeps past the end of the schedule
+(padding to whole chunks) are inactive and leave the state untouched.
+
+The pieces, each testable on its own: `AnnealSpec` (what is simulated, validated once),
+`replica_key_batch` and `initial_configurations` (where each replica starts), `sweep_plan`
+(temperatures and active flags per chunk), `compiled_chunk` (the compiled block of records),
+`Checkpoint` (resumable state), and `run_anneal`, which strings them together and returns an
+`AnnealResult` for `meanclust_jax.dataset.to_dataset`.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import jax
@@ -22,25 +29,143 @@ import numpy as np
 
 from ..concentrations import cluster_counts
 from ..energy import TriangleBondHamiltonian
-from ..lattice import TriangularLattice, check_moves
+from ..lattice import TriangularLattice
 from ..schedules import Schedule
 from ._checkerboard import make_parallel_engine
+from ._engine import AbstractEngine
+from ._moves import AbstractMoves, as_moves
 from ._sequential import make_sequential_engine
 
-ENGINES = ("parallel", "sequential")
+#: Engine names accepted by `anneal` and the CLI.
+ENGINES: tuple[str, ...] = ("parallel", "sequential")
+_ENGINE_FACTORIES: dict[str, Callable[..., AbstractEngine]] = {
+    "parallel": make_parallel_engine,
+    "sequential": make_sequential_engine,
+}
+
+
+def _check_int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name}={value!r} must be an integer >= {minimum}")
+    return int(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class AnnealSpec:
+    """What an annealing run simulates and records, validated (build it with `create`).
+
+    **Fields:**
+
+    - `lattice`, `hamiltonian`: the lattice and energy table.
+    - `schedules`: one `Schedule` per replica (equal total length).
+    - `compositions`: one composition ``x`` per replica; `n_minus`: the ``round(x N)`` ``-`` sites.
+    - `moves`: the move set; `engine`: ``"parallel"`` or ``"sequential"``.
+    - `record_every`: sweeps between records; `snapshots`: lattice snapshots to keep.
+    """
+
+    lattice: TriangularLattice
+    hamiltonian: TriangleBondHamiltonian
+    schedules: tuple[Schedule, ...]
+    compositions: tuple[float, ...]
+    n_minus: tuple[int, ...]
+    moves: AbstractMoves
+    engine: str
+    record_every: int
+    snapshots: int
+
+    @classmethod
+    def create(
+        cls,
+        lattice: TriangularLattice,
+        hamiltonian: TriangleBondHamiltonian,
+        *,
+        schedule: Schedule | list[Schedule],
+        composition: float | list[float],
+        moves: str | AbstractMoves = "local",
+        record_every: int | None = None,
+        replicas: int = 1,
+        engine: str = "parallel",
+        snapshots: int = 0,
+    ) -> AnnealSpec:
+        """Validate the arguments of `meanclust_jax.engine.anneal` (same names and meanings).
+
+        **Raises:** `ValueError` naming the offending argument and its allowed range.
+        """
+        if not isinstance(lattice, TriangularLattice):
+            raise ValueError(f"lattice must be a TriangularLattice, got {type(lattice).__name__}")
+        if not isinstance(hamiltonian, TriangleBondHamiltonian):
+            raise ValueError(f"hamiltonian must be a TriangleBondHamiltonian, got {type(hamiltonian).__name__}")
+        moves = as_moves(moves)
+        moves.stride(lattice)  # raises for global moves on a 3x3-strided lattice
+        if engine not in ENGINES:
+            raise ValueError(f"engine={engine!r} is unknown: use one of {ENGINES}")
+        B = _check_int("replicas", replicas, 1)
+        schedules = list(schedule) if isinstance(schedule, (list, tuple)) else [schedule] * B
+        comps = list(composition) if isinstance(composition, (list, tuple, np.ndarray)) else [composition] * B
+        if len(schedules) != B or len(comps) != B:
+            raise ValueError(
+                f"schedule and composition lists must have one entry per replica (replicas={B}), "
+                f"got {len(schedules)} and {len(comps)}"
+            )
+        for s in schedules:
+            if not isinstance(s, Schedule):
+                raise ValueError(f"schedule must be a meanclust_jax.schedules.Schedule, got {type(s).__name__}")
+        total = schedules[0].total_sweeps
+        if any(s.total_sweeps != total for s in schedules):
+            raise ValueError("all replicas' schedules must have the same total number of sweeps")
+        n_minus = tuple(lattice.minority_count(x) for x in comps)
+        if record_every is None:
+            record_every = max(1, total // 200)
+        record_every = _check_int("record_every", record_every, 1)
+        snapshots = _check_int("snapshots", snapshots, 0)
+        return cls(
+            lattice=lattice, hamiltonian=hamiltonian, schedules=tuple(schedules),
+            compositions=tuple(float(x) for x in comps), n_minus=n_minus, moves=moves, engine=engine,
+            record_every=record_every, snapshots=snapshots,
+        )
+
+    @property
+    def replicas(self) -> int:
+        """Number of replicas ``B``."""
+        return len(self.schedules)
+
+    @property
+    def total_sweeps(self) -> int:
+        """Sweeps of the schedule."""
+        return self.schedules[0].total_sweeps
+
+    @property
+    def n_records(self) -> int:
+        """Records after the initial one, ``ceil(total_sweeps / record_every)``."""
+        return math.ceil(self.total_sweeps / self.record_every)
+
+    def default_records_per_chunk(self) -> int:
+        """Records per compiled call: about 50 calls per run, or one per snapshot interval."""
+        if self.snapshots > 1:
+            return max(1, math.ceil(self.n_records / (self.snapshots - 1)))
+        return max(1, math.ceil(self.n_records / 50))
+
+    def fingerprint_fields(self) -> dict[str, object]:
+        """The fields as JSON-able values (for checkpoint fingerprints)."""
+        return dict(
+            lattice=self.lattice.shape, ham=self.hamiltonian.attrs(), sched=[s.steps for s in self.schedules],
+            comps=list(self.n_minus), moves=self.moves.name, rec=self.record_every, B=self.replicas,
+            engine=self.engine, snapshots=self.snapshots,
+        )
 
 
 @dataclasses.dataclass(frozen=True)
 class AnnealResult:
-    """Raw output of `run_anneal`, before it becomes a Dataset.
+    """Raw output of `run_anneal`, before it becomes a Dataset (`meanclust_jax.dataset.to_dataset`).
 
     Arrays have a leading replica axis ``B``: ``counts (B, n_records + 1, 32)`` int64,
     ``n_changed (B, n_records)`` int64, ``temperature (B, n_records + 1)`` float64,
     ``time (n_records + 1,)`` sweeps, ``final (B, rows, cols)`` int8, ``snapshots`` list of
-    ``(time, (B, rows, cols) int8)``, and the per-replica ``schedules``, ``compositions`` and
-    ``key_data`` (``(B, ...)`` raw key data) the run used.
+    ``(time, (B, rows, cols) int8)``, ``key_data`` (``(B, ...)`` raw key data of each replica),
+    and the `spec` of the run.
     """
 
+    spec: AnnealSpec
     counts: np.ndarray
     n_changed: np.ndarray
     temperature: np.ndarray
@@ -48,9 +173,17 @@ class AnnealResult:
     sweeps_per_record: np.ndarray
     final: np.ndarray
     snapshots: list[tuple[int, np.ndarray]]
-    schedules: list[Schedule]
-    compositions: list[float]
     key_data: np.ndarray
+
+    @property
+    def schedules(self) -> list[Schedule]:
+        """The per-replica schedules."""
+        return list(self.spec.schedules)
+
+    @property
+    def compositions(self) -> list[float]:
+        """The per-replica compositions."""
+        return list(self.spec.compositions)
 
 
 def as_key(key: jax.Array | int) -> jax.Array:
@@ -93,150 +226,175 @@ def random_configuration(key: jax.Array, lattice: TriangularLattice, n_minus: in
     return jax.random.permutation(key, flat).reshape(lattice.shape)
 
 
-@functools.lru_cache(maxsize=32)
-def _compiled_chunk(lattice: TriangularLattice, hamiltonian: TriangleBondHamiltonian, moves: str, engine: str):
-    make = make_parallel_engine if engine == "parallel" else make_sequential_engine
-    eng = make(lattice, hamiltonian, moves)
+def initial_configurations(spec: AnnealSpec, init_keys: jax.Array, initial: np.ndarray | None) -> jax.Array:
+    """Starting configurations ``(B, rows, cols)`` int8: random ones (one key per replica) or
+    `initial` (one configuration for all replicas, or one per replica), checked against `spec`.
 
-    def one_replica(key, sigma, T, active, sweep0):
-        # T, active: (n_rec, per_record); sweep0: global index of the chunk's first sweep.
+    **Raises:** `ValueError` if `initial` has the wrong shape, values other than ±1, or a number
+    of ``-`` sites other than the composition's.
+    """
+    lattice, B = spec.lattice, spec.replicas
+    if initial is None:
+        return jnp.stack([random_configuration(init_keys[b], lattice, spec.n_minus[b]) for b in range(B)])
+    sigma = jnp.asarray(initial, dtype=jnp.int8)
+    if sigma.shape == lattice.shape:
+        sigma = jnp.broadcast_to(sigma, (B, *lattice.shape))
+    if sigma.shape != (B, *lattice.shape) or not bool(jnp.all(jnp.abs(sigma) == 1)):
+        raise ValueError(
+            f"initial must be a ±1 array of shape {lattice.shape} or {(B, *lattice.shape)}, "
+            f"got shape {tuple(np.shape(initial))}"
+        )
+    counts_minus = np.asarray(jnp.sum(sigma < 0, axis=(1, 2)))
+    if any(int(c) != n for c, n in zip(counts_minus, spec.n_minus)):
+        raise ValueError(
+            f"initial holds {counts_minus.tolist()} '-' sites but composition asks for {list(spec.n_minus)}"
+        )
+    return sigma
+
+
+def sweep_plan(spec: AnnealSpec, records_per_chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    """Temperatures and active flags of every sweep, padded to whole chunks.
+
+    **Returns:** ``T (B, n_chunks, records_per_chunk, record_every)`` float32 and
+    ``active (n_chunks, records_per_chunk, record_every)`` bool (False on the padding).
+    """
+    total, rec = spec.total_sweeps, spec.record_every
+    n_chunks = math.ceil(spec.n_records / records_per_chunk)
+    padded = n_chunks * records_per_chunk * rec
+    T = np.stack([np.pad(s.temperatures(), (0, padded - total), mode="edge") for s in spec.schedules])
+    active = np.arange(padded) < total
+    return T.reshape(spec.replicas, n_chunks, records_per_chunk, rec), active.reshape(n_chunks, records_per_chunk, rec)
+
+
+@functools.lru_cache(maxsize=32)
+def compiled_chunk(lattice: TriangularLattice, hamiltonian: TriangleBondHamiltonian, moves: AbstractMoves, engine: str):  # noqa: ANN201
+    """The jitted, replica-vmapped block of records for one engine configuration (cached).
+
+    The returned function maps ``(keys (B,), sigma (B, rows, cols), T (B, n_rec, per_record),
+    active (n_rec, per_record), sweep0)`` to ``(keys, sigma, counts (B, n_rec, 32),
+    sweep_counts (B, n_rec, per_record, n_counts))``: the cluster counts after each record and
+    the engine's counts of every sweep (zero for inactive sweeps). ``sweep0`` is the global
+    index of the chunk's first sweep; `sigma` is donated.
+    """
+    eng = _ENGINE_FACTORIES[engine](lattice, hamiltonian, moves)
+
+    def one_replica(key, sigma, T, active, sweep0):  # noqa: ANN001, ANN202
         per_record = T.shape[1]
 
-        def record(carry, xs):
+        def record(carry, xs):  # noqa: ANN001, ANN202
             key, sigma = carry
             T_rec, act_rec, r = xs
             key, sub = jax.random.split(key)
-            sweep_keys = jax.random.split(sub, T_rec.shape[0])
+            sweep_keys = jax.random.split(sub, per_record)
 
-            def body(t, c):
-                state, n = c
+            def body(state, t):  # noqa: ANN001, ANN202
                 new, dn = eng.sweep(sweep_keys[t], state, T_rec[t], sweep0 + r * per_record + t)
                 state = jnp.where(act_rec[t], new, state)
-                return state, n + jnp.where(act_rec[t], dn, 0)
+                return state, jnp.where(act_rec[t], dn, 0)
 
-            state, n = jax.lax.fori_loop(0, T_rec.shape[0], body, (eng.encode(sigma), jnp.int32(0)))
+            state, per_sweep = jax.lax.scan(body, eng.encode(sigma), jnp.arange(per_record))
             sigma = eng.decode(state)
-            return (key, sigma), (cluster_counts(sigma), n)
+            return (key, sigma), (cluster_counts(sigma), per_sweep)
 
-        (key, sigma), (counts, n) = jax.lax.scan(record, (key, sigma), (T, active, jnp.arange(T.shape[0])))
-        return key, sigma, counts, n
+        (key, sigma), (counts, per_sweep) = jax.lax.scan(record, (key, sigma), (T, active, jnp.arange(T.shape[0])))
+        return key, sigma, counts, per_sweep
 
     return jax.jit(jax.vmap(one_replica, in_axes=(0, 0, 0, None, None)), donate_argnums=(1,))
 
 
-def _fingerprint(**kw) -> str:
+def _digest(array: np.ndarray | None) -> str | None:
+    return None if array is None else hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
+
+
+def fingerprint(spec: AnnealSpec, replica_keys: jax.Array, initial: np.ndarray | None, records_per_chunk: int) -> str:
+    """A short hash of everything that determines a run's data and its chunking: the spec,
+    the replica keys and the starting configurations (``None`` for random ones)."""
+    kw = dict(
+        spec.fingerprint_fields(), chunk=records_per_chunk,
+        key=np.asarray(jax.random.key_data(replica_keys)).tolist(),
+        initial=_digest(None if initial is None else np.asarray(initial, dtype=np.int8)),
+    )
     return hashlib.sha256(json.dumps(kw, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+@dataclasses.dataclass
+class Checkpoint:
+    """A run's resumable state in an ``.npz`` file, saved atomically after every chunk.
+
+    **Fields:** `path` (or None: no checkpointing) and the run's `fingerprint`.
+    """
+
+    path: Path | None
+    fingerprint: str
+
+    def load(self) -> dict[str, np.ndarray] | None:
+        """The saved arrays, or None when there is no file.
+
+        **Raises:** `ValueError` if the file belongs to another run (another fingerprint).
+        """
+        if self.path is None or not self.path.is_file():
+            return None
+        with np.load(self.path, allow_pickle=False) as z:
+            if str(z["fingerprint"]) != self.fingerprint:
+                raise ValueError(
+                    f"checkpoint={str(self.path)!r} belongs to a different run (other arguments, key "
+                    "or starting configuration); delete it or choose another path"
+                )
+            return {k: z[k] for k in z.files}
+
+    def save(self, **arrays: np.ndarray) -> None:
+        """Write the arrays and the fingerprint atomically (nothing without a path)."""
+        if self.path is None:
+            return
+        from .._io import atomic_path
+
+        with atomic_path(self.path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, fingerprint=self.fingerprint, **arrays)
+
+
 def run_anneal(
+    spec: AnnealSpec,
     key: jax.Array | int,
-    lattice: TriangularLattice,
-    hamiltonian: TriangleBondHamiltonian,
-    schedule: Schedule | list[Schedule],
-    composition: float | list[float],
-    moves: str = "local",
-    record_every: int | None = None,
-    replicas: int = 1,
-    engine: str = "parallel",
-    snapshots: int = 0,
     initial: np.ndarray | None = None,
+    *,
+    records_per_chunk: int | None = None,
     progress: bool = True,
     checkpoint: str | os.PathLike[str] | None = None,
-    records_per_chunk: int | None = None,
     sharding: jax.sharding.Sharding | None = None,
-    callback=None,  # noqa: ANN001
+    callback: Callable[[int, int], None] | None = None,
 ) -> AnnealResult:
-    """Run the annealing and return raw arrays; see `meanclust_jax.anneal` for the arguments."""
-    from .._io import atomic_path
+    """Run the annealing described by `spec`; see `meanclust_jax.engine.anneal` for the
+    meaning of `key`, `initial` and the keyword arguments.
 
-    if not isinstance(lattice, TriangularLattice):
-        raise ValueError(f"lattice must be a TriangularLattice, got {type(lattice).__name__}")
-    if not isinstance(hamiltonian, TriangleBondHamiltonian):
-        raise ValueError(f"hamiltonian must be a TriangleBondHamiltonian, got {type(hamiltonian).__name__}")
-    check_moves(moves)
-    lattice.stride(moves)  # raises for global moves on a 3x3-strided lattice
-    if engine not in ENGINES:
-        raise ValueError(f"engine={engine!r} is unknown: use one of {ENGINES}")
-    if isinstance(replicas, bool) or int(replicas) != replicas or replicas < 1:
-        raise ValueError(f"replicas={replicas!r} must be an integer >= 1")
-    B = int(replicas)
-    schedules = list(schedule) if isinstance(schedule, (list, tuple)) else [schedule] * B
-    comps = list(composition) if isinstance(composition, (list, tuple, np.ndarray)) else [composition] * B
-    if len(schedules) != B or len(comps) != B:
-        raise ValueError(
-            f"schedule and composition lists must have one entry per replica (replicas={B}), "
-            f"got {len(schedules)} and {len(comps)}"
-        )
-    for s in schedules:
-        if not isinstance(s, Schedule):
-            raise ValueError(f"schedule must be a meanclust_jax.schedules.Schedule, got {type(s).__name__}")
-    total = schedules[0].total_sweeps
-    if any(s.total_sweeps != total for s in schedules):
-        raise ValueError("all replicas' schedules must have the same total number of sweeps")
-    n_minus = [lattice.minority_count(x) for x in comps]
-    if record_every is None:
-        record_every = max(1, total // 200)
-    if isinstance(record_every, bool) or int(record_every) != record_every or record_every < 1:
-        raise ValueError(f"record_every={record_every!r} must be an integer >= 1 (sweeps)")
-    record_every = int(record_every)
-    if isinstance(snapshots, bool) or int(snapshots) != snapshots or snapshots < 0:
-        raise ValueError(f"snapshots={snapshots!r} must be an integer >= 0")
-
+    **Returns:** an `AnnealResult`.
+    """
+    B, total, rec = spec.replicas, spec.total_sweeps, spec.record_every
     replica_keys = replica_key_batch(key, B)
     init_keys, keys = (jnp.stack(k) for k in zip(*(jax.random.split(k) for k in replica_keys)))
-    if initial is None:
-        sigma = jnp.stack([random_configuration(init_keys[b], lattice, n_minus[b]) for b in range(B)])
-    else:
-        sigma = jnp.asarray(initial, dtype=jnp.int8)
-        if sigma.shape == lattice.shape:
-            sigma = jnp.broadcast_to(sigma, (B, *lattice.shape))
-        if sigma.shape != (B, *lattice.shape) or not bool(jnp.all(jnp.abs(sigma) == 1)):
-            raise ValueError(
-                f"initial must be a ±1 array of shape {lattice.shape} or {(B, *lattice.shape)}, "
-                f"got shape {tuple(sigma.shape)}"
-            )
-        counts_minus = np.asarray(jnp.sum(sigma < 0, axis=(1, 2)))
-        if any(int(c) != n for c, n in zip(counts_minus, n_minus)):
-            raise ValueError(
-                f"initial holds {counts_minus.tolist()} '-' sites but composition asks for {n_minus}"
-            )
-    n_rec = math.ceil(total / record_every)
-    if records_per_chunk is None:
-        records_per_chunk = max(1, math.ceil(n_rec / 50))
-        if snapshots > 1:
-            records_per_chunk = max(1, math.ceil(n_rec / (snapshots - 1)))
-    n_chunks = math.ceil(n_rec / records_per_chunk)
-    padded = n_chunks * records_per_chunk * record_every
-    T_all = np.stack([np.pad(s.temperatures(), (0, padded - total), mode="edge") for s in schedules])
-    active = np.arange(padded) < total
-    T_all = T_all.reshape(B, n_chunks, records_per_chunk, record_every)
-    active = active.reshape(n_chunks, records_per_chunk, record_every)
+    sigma = initial_configurations(spec, init_keys, initial)
+    rpc = spec.default_records_per_chunk() if records_per_chunk is None else _check_int(
+        "records_per_chunk", records_per_chunk, 1)
+    T_all, active = sweep_plan(spec, rpc)
+    n_chunks = active.shape[0]
 
-    fn = _compiled_chunk(lattice, hamiltonian, moves, engine)
+    fn = compiled_chunk(spec.lattice, spec.hamiltonian, spec.moves, spec.engine)
     counts0 = np.asarray(cluster_counts(sigma), dtype=np.int64)
     counts_chunks: list[np.ndarray] = []
-    n_chunks_done: list[np.ndarray] = []
-    snaps: list[tuple[int, np.ndarray]] = [(0, np.asarray(sigma))] if snapshots else []
+    changed_chunks: list[np.ndarray] = []
+    snaps: list[tuple[int, np.ndarray]] = [(0, np.asarray(sigma))] if spec.snapshots else []
+    ckpt = Checkpoint(None if checkpoint is None else Path(checkpoint),
+                      fingerprint(spec, replica_keys, initial, rpc))
     start = 0
-    fingerprint = _fingerprint(
-        lattice=lattice.shape, ham=hamiltonian.attrs(), sched=[s.steps for s in schedules],
-        comps=n_minus, moves=moves, rec=record_every, B=B, engine=engine, chunk=records_per_chunk,
-        key=np.asarray(jax.random.key_data(replica_keys)).tolist(), snapshots=snapshots,
-    )
-    ckpt = Path(checkpoint) if checkpoint is not None else None
-    if ckpt is not None and ckpt.is_file():
-        with np.load(ckpt, allow_pickle=False) as z:
-            if str(z["fingerprint"]) != fingerprint:
-                raise ValueError(
-                    f"checkpoint={str(ckpt)!r} belongs to a different run (other arguments or key); "
-                    "delete it or choose another path"
-                )
-            start = int(z["chunks_done"])
-            sigma = jnp.asarray(z["sigma"])
-            keys = jax.random.wrap_key_data(jnp.asarray(z["keys"]))
-            counts_chunks = list(z["counts"]) if start else []
-            n_chunks_done = list(z["n_changed"]) if start else []
-            snaps = [(int(t), s) for t, s in zip(z["snap_times"], z["snap_sigma"])] if snapshots else []
+    saved = ckpt.load()
+    if saved is not None:
+        start = int(saved["chunks_done"])
+        sigma = jnp.asarray(saved["sigma"])
+        keys = jax.random.wrap_key_data(jnp.asarray(saved["keys"]))
+        counts_chunks = list(saved["counts"]) if start else []
+        changed_chunks = list(saved["n_changed"]) if start else []
+        if spec.snapshots:
+            snaps = [(int(t), s) for t, s in zip(saved["snap_times"], saved["snap_sigma"])]
     if sharding is not None:
         sigma = jax.device_put(sigma, sharding)
         keys = jax.device_put(keys, sharding)
@@ -245,50 +403,59 @@ def run_anneal(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=total, initial=min(total, start * records_per_chunk * record_every),
-                   unit="sweep", desc=f"anneal {lattice.rows}x{lattice.cols} {moves}", leave=False)
+        bar = tqdm(total=total, initial=min(total, start * rpc * rec), unit="sweep",
+                   desc=f"anneal {spec.lattice.rows}x{spec.lattice.cols} {spec.moves.name}", leave=False)
     for c in range(start, n_chunks):
         T_c = jnp.asarray(T_all[:, c])
         if sharding is not None:
             T_c = jax.device_put(T_c, sharding)
-        keys, sigma, counts, n = fn(
-            keys, sigma, T_c, jnp.asarray(active[c]), jnp.int32(c * records_per_chunk * record_every)
-        )
+        keys, sigma, counts, per_sweep = fn(keys, sigma, T_c, jnp.asarray(active[c]), jnp.int32(c * rpc * rec))
         counts_chunks.append(np.asarray(counts, dtype=np.int64))
-        n_chunks_done.append(np.asarray(n, dtype=np.int64))
-        done = min(total, (c + 1) * records_per_chunk * record_every)
-        if snapshots:
+        changed_chunks.append(np.asarray(per_sweep[..., 0], dtype=np.int64).sum(axis=-1))
+        done = min(total, (c + 1) * rpc * rec)
+        if spec.snapshots:
             snaps.append((done, np.asarray(sigma)))
         if bar is not None:
             bar.update(done - bar.n)
-        if ckpt is not None:
-            with atomic_path(ckpt) as tmp:
-                with open(tmp, "wb") as fh:
-                    np.savez(
-                        fh, fingerprint=fingerprint, chunks_done=c + 1, sigma=np.asarray(sigma),
-                        keys=np.asarray(jax.random.key_data(keys)),
-                        counts=np.stack(counts_chunks), n_changed=np.stack(n_chunks_done),
-                        snap_times=np.asarray([t for t, _ in snaps], dtype=np.int64),
-                        snap_sigma=np.stack([s for _, s in snaps]) if snaps else np.zeros((0,)),
-                    )
+        ckpt.save(
+            chunks_done=c + 1, sigma=np.asarray(sigma), keys=np.asarray(jax.random.key_data(keys)),
+            counts=np.stack(counts_chunks), n_changed=np.stack(changed_chunks),
+            snap_times=np.asarray([t for t, _ in snaps], dtype=np.int64),
+            snap_sigma=np.stack([s for _, s in snaps]) if snaps else np.zeros((0,)),
+        )
         if callback is not None:
             callback(c + 1, n_chunks)
     if bar is not None:
         bar.close()
 
+    n_rec = spec.n_records
     counts = np.concatenate([counts0[:, None]] + [np.asarray(x) for x in counts_chunks], axis=1)[:, : n_rec + 1]
-    n_changed = np.concatenate([np.asarray(x) for x in n_chunks_done], axis=1)[:, :n_rec]
-    ends = np.minimum(np.arange(1, n_rec + 1) * record_every, total)
+    n_changed = np.concatenate([np.asarray(x) for x in changed_chunks], axis=1)[:, :n_rec]
+    ends = np.minimum(np.arange(1, n_rec + 1) * rec, total)
     time = np.concatenate([[0], ends]).astype(np.int64)
-    per_record = np.diff(time)
-    temps = np.stack([s.temperatures() for s in schedules]).astype(np.float64)
+    temps = np.stack([s.temperatures() for s in spec.schedules]).astype(np.float64)
     temperature = np.concatenate([temps[:, :1], temps[:, ends - 1]], axis=1)
-    if snapshots:
-        idx = np.unique(np.linspace(0, len(snaps) - 1, snapshots).round().astype(int))
+    if spec.snapshots:
+        idx = np.unique(np.linspace(0, len(snaps) - 1, spec.snapshots).round().astype(int))
         snaps = [snaps[i] for i in idx]
     return AnnealResult(
-        counts=counts, n_changed=n_changed, temperature=temperature, time=time,
-        sweeps_per_record=per_record, final=np.asarray(sigma), snapshots=snaps,
-        schedules=schedules, compositions=[float(x) for x in comps],
+        spec=spec, counts=counts, n_changed=n_changed, temperature=temperature, time=time,
+        sweeps_per_record=np.diff(time), final=np.asarray(sigma), snapshots=snaps,
         key_data=np.asarray(jax.random.key_data(replica_keys)),
     )
+
+
+__all__ = [
+    "AnnealResult",
+    "AnnealSpec",
+    "Checkpoint",
+    "ENGINES",
+    "as_key",
+    "compiled_chunk",
+    "fingerprint",
+    "initial_configurations",
+    "random_configuration",
+    "replica_key_batch",
+    "run_anneal",
+    "sweep_plan",
+]
