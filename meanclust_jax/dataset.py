@@ -11,8 +11,23 @@ Layout (a leading ``replica`` dimension when several replicas run):
   ``C_triplet(time, triplet)``, ``triangle_histogram(time, n_minus)`` (triangles holding
   0..3 ``-`` sites), ``final_configuration(row, col)`` (int8 ±1) and, when requested,
   ``snapshot(snapshot_time, row, col)``;
+* with the reaction observer (``anneal(..., reactions=True)``, local moves; see
+  `meanclust_jax.engine._reactions` for the derivation), per record interval and coordinate
+  ``reaction = ['k1', …, 'k8']`` (non-index coordinates ``reactant(reaction)``, the reactant
+  triplet type, and ``coefficient(reaction)``, 4 angled / 2 linear):
+  ``reaction_flux(time, reaction)`` (concentration per sweep; exactly
+  ``ΔC_++ = (f1 + f2 − f3 − f4)·Δt`` and ``ΔC_−− = (f5 + f6 − f7 − f8)·Δt`` over each interval;
+  0 at the first record, which has no interval), ``rate_measured(time, reaction)`` and
+  ``rate_measured_se(time, reaction)`` (the effective rate constant of eq. (5) and its standard
+  error, per sweep; NaN at the first record and where a class had no attempt),
+  ``reactant_concentration(time, reaction)`` (the reactant triplet concentration over the
+  interval, estimated from the attempted swaps), and the counts it comes from,
+  ``reaction_attempts(time, reaction)`` (reactant chains present at attempted swaps) and
+  ``reaction_accepted(time, reaction)`` (reaction events), int64;
 * attributes: composition, rows, cols, moves, engine, schedule, seed, Hamiltonian parameters,
-  package version.
+  package version, ``reactions`` (1 with the observer) and ``start_time`` (the sweep the run
+  started at: nonzero for a run chained to a previous one with ``initial=``, whose ``time``
+  continues the previous clock).
 """
 
 from __future__ import annotations
@@ -25,6 +40,7 @@ from ._io import load_netcdf, save_netcdf
 from ._labels import PAIRS, SPECIES, TRIPLETS
 from ._version import __version__
 from .concentrations import concentrations_from_counts
+from .engine._reactions import COEFFICIENTS, REACTANTS, REACTIONS, reaction_statistics
 
 
 def to_dataset(result):  # noqa: ANN001, ANN201
@@ -65,6 +81,12 @@ def to_dataset(result):  # noqa: ANN001, ANN201
         "orientation": ["v0", "v1", "v2"],
         "n_minus": np.arange(4),
     }
+    if result.reaction_attempts is not None:
+        data.update(_reaction_variables(result, N))
+        coords.update(
+            reaction=list(REACTIONS), reactant=("reaction", list(REACTANTS)),
+            coefficient=("reaction", np.asarray(COEFFICIENTS, dtype=np.int64)),
+        )
     if result.snapshots:
         data["snapshot"] = (
             ("replica", "snapshot_time", "row", "col"),
@@ -90,6 +112,8 @@ def to_dataset(result):  # noqa: ANN001, ANN201
         "seed": list(np.asarray(key_data).reshape(-1).tolist()),
         "meanclust_jax_version": __version__,
         "time_units": "sweeps (one sweep = N attempted swaps)",
+        "start_time": int(result.start_time),
+        "reactions": int(spec.reactions),
         "energy_units": "Hamiltonian units per site (k_B = 1)",
     }
     for k, v in hamiltonian.attrs().items():
@@ -97,9 +121,40 @@ def to_dataset(result):  # noqa: ANN001, ANN201
     ds.attrs.update(attrs)
     ds["temperature"].attrs["units"] = "energy units (k_B = 1)"
     ds["energy"].attrs["units"] = "energy units per site"
+    for name, attrs in _REACTION_ATTRS.items():
+        if name in ds:
+            ds[name].attrs.update(attrs)
     if B == 1:
         ds = ds.isel(replica=0, drop=True)
     return ds
+
+
+_REACTION_ATTRS = {
+    "reaction_flux": {"units": "concentration per sweep",
+                      "long_name": "reaction flux f_r: dC++ = (f1+f2-f3-f4) dt, dC-- = (f5+f6-f7-f8) dt"},
+    "rate_measured": {"units": "1/sweep", "long_name": "measured rate constant k_r of eq. (5)"},
+    "rate_measured_se": {"units": "1/sweep", "long_name": "standard error of rate_measured (sweeps as clusters)"},
+    "reactant_concentration": {"units": "1", "long_name": "reactant triplet concentration over the interval, "
+                                                          "from the attempted swaps"},
+    "reaction_attempts": {"units": "1", "long_name": "reactant chains present at attempted swaps"},
+    "reaction_accepted": {"units": "1", "long_name": "reaction events (reactant chains at accepted swaps)"},
+}
+
+
+def _reaction_variables(result, n_sites: int) -> dict:  # noqa: ANN001
+    """The observer's variables (see `meanclust_jax.engine._reactions`); the first record, which
+    has no interval, holds 0 (counts, flux) or NaN (rates, concentration)."""
+    stats = reaction_statistics(result.reaction_attempts, result.reaction_accepted, result.reaction_moments,
+                                result.sweeps_per_record, n_sites)
+
+    def first(a: np.ndarray, fill: float) -> np.ndarray:
+        return np.concatenate([np.full_like(a[:, :1], fill), a], axis=1)
+
+    dims = ("replica", "time", "reaction")
+    out = {name: (dims, first(stats[name], 0.0 if name == "reaction_flux" else np.nan)) for name in stats}
+    out["reaction_attempts"] = (dims, first(result.reaction_attempts, 0))
+    out["reaction_accepted"] = (dims, first(result.reaction_accepted, 0))
+    return out
 
 
 def save_trajectory(ds, path: str | os.PathLike[str]) -> None:  # noqa: ANN001

@@ -137,7 +137,7 @@ def _check_artefacts(out: Path, cfg: StudyConfig) -> None:
             assert post[site].shape == (cfg.chains, draws, dim), (stem, sampler)
             assert "F" in post and np.isfinite(post["F"].values).any()
     figures = sorted(p.name for p in (out / "figures").iterdir())
-    assert len(figures) == 11
+    assert len(figures) == 12  # SPEC §8 figures and the measured reaction rates (issue 11)
     for f in figures:
         assert (out / "figures" / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f
     report = (out / "report.md").read_text(encoding="utf-8")
@@ -145,8 +145,10 @@ def _check_artefacts(out: Path, cfg: StudyConfig) -> None:
     for f in figures:
         assert f"(figures/{f})" in report, f"report.md does not show {f}"
         assert f'src="figures/{f}"' in html, f"report.html does not show {f}"
-    for heading in ("Table II", "Figs. 11, 12", "Figs. 13, 14", "36.13"):
+    for heading in ("Table II", "Figs. 11, 12", "Figs. 13, 14", "36.13", "Measured reaction rates", "k7 > k5"):
         assert heading in report
+    x13 = load_trajectory(out / "trajectories" / f"x{1 / 3:.4f}.nc")
+    assert "rate_measured" in x13 and x13.sizes["reaction"] == 8
 
 
 def _numbers(text: str) -> list[str]:
@@ -176,8 +178,8 @@ def test_reproduce_quick_end_to_end_resume_and_determinism(tmp_path) -> None:  #
     stamps = {p: p.stat().st_mtime_ns for p in trajectories}
     proc = _run_cli(["--quick", "--out", str(b), "--compile-cache", str(cache), "--no-progress"])
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "[1/5 anneal] already done, skipped" in proc.stdout
-    assert "[1/5 anneal] started" not in proc.stdout
+    assert f"[1/{len(STAGES)} anneal] already done, skipped" in proc.stdout
+    assert f"[1/{len(STAGES)} anneal] started" not in proc.stdout
     assert {p: p.stat().st_mtime_ns for p in trajectories} == stamps
 
     # Same seed, same numbers: the interrupted-and-resumed study equals the uninterrupted one.

@@ -47,6 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
                    help="checkerboard-parallel engine or the slow sequential reference")
     p.add_argument("--seed", type=int, default=0, help="PRNG seed (same seed, same backend: same file)")
     p.add_argument("--checkpoint", default=None, help="checkpoint file (.npz) to resume from / save to")
+    p.add_argument("--initial", default=None, metavar="RUN.nc",
+                   help="chain to a previous run: start from its final configuration and continue its "
+                        "clock (same lattice size and composition)")
+    p.add_argument("--reactions", action="store_true",
+                   help="record the reaction observer (local moves): fluxes and measured rates k1..k8 "
+                        "of eq. (5) per record interval")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--out", required=True, help="output netCDF path")
     p.set_defaults(func=run)
@@ -64,10 +70,18 @@ def run(args: argparse.Namespace) -> int:
     parent = Path(args.out).resolve().parent
     if not parent.is_dir() or not os.access(parent, os.W_OK):
         raise ValueError(f"--out {args.out!r}: folder {str(parent)!r} does not exist or is not writable")
+    initial = None
+    if args.initial is not None:
+        from ..dataset import load_trajectory
+
+        if not Path(args.initial).is_file():
+            raise ValueError(f"--initial {args.initial!r}: no such file (a trajectory written by meanclust anneal)")
+        initial = load_trajectory(args.initial)
     ds = anneal(
         args.seed, lattice, schedule=schedule, composition=args.composition, moves=args.moves,
         record_every=args.record_every, replicas=args.replicas, engine=args.engine,
         snapshots=args.snapshots, progress=not args.no_progress, checkpoint=args.checkpoint,
+        initial=initial, reactions=args.reactions,
     )
     save_trajectory(ds, args.out)
     last = ds.isel(time=-1)
@@ -75,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         last = last.mean("replica")
     print(
         f"wrote {args.out}: {lattice.rows}x{lattice.cols}, x={args.composition:.4g}, {args.moves} moves, "
-        f"{int(ds.time[-1])} sweeps; final T={float(last.temperature):.4g}, "
+        f"t = {int(ds.time[0])}..{int(ds.time[-1])} sweeps; final T={float(last.temperature):.4g}, "
         f"E/site={float(last.energy):.4g}, C++={float(last.C_pair[0]):.4f}, "
         f"C--={float(last.C_pair[1]):.4f}, C+-={float(last.C_pair[2]):.4f}"
     )

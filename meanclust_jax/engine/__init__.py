@@ -30,6 +30,13 @@ from ._moves import (
     LocalSwaps as LocalSwaps,
     as_moves as as_moves,
 )
+from ._reactions import (
+    COEFFICIENTS as COEFFICIENTS,
+    INFINITE_TEMPERATURE_RATES as INFINITE_TEMPERATURE_RATES,
+    REACTANTS as REACTANTS,
+    REACTIONS as REACTIONS,
+    reaction_statistics as reaction_statistics,
+)
 from ._sequential import SequentialEngine as SequentialEngine, make_sequential_engine as make_sequential_engine
 
 
@@ -51,6 +58,7 @@ def anneal(
     records_per_chunk: int | None = None,
     sharding: jax.sharding.Sharding | None = None,
     callback=None,  # noqa: ANN001
+    reactions: bool = False,
 ):  # noqa: ANN201 - xarray.Dataset
     """Metropolis annealing of a binary Li/Mn layer, recording cluster concentrations.
 
@@ -78,13 +86,21 @@ def anneal(
       one-swap-at-a-time reference used to validate it).
     - `snapshots`: number of lattice snapshots to keep (evenly spaced, initial and final
       included); 0 keeps none.
-    - `initial`: optional starting configuration(s), int8 ±1 of shape ``(rows, cols)`` or
-      ``(replicas, rows, cols)`` (e.g. ``previous["final_configuration"]`` to chain runs).
+    - `initial`: optional start. A previous run — its trajectory `xarray.Dataset` or the path
+      of its netCDF file — chains this run to it: it starts from the previous
+      ``final_configuration`` and its clock continues (``time`` and the sweep index go on from
+      the previous run's last time, as in mchammer); the lattice size and composition must be
+      the same. Or starting configuration(s), int8 ±1 of shape ``(rows, cols)`` or
+      ``(replicas, rows, cols)``, with the clock at 0.
     - `progress`: show a progress bar.
     - `checkpoint`: optional ``.npz`` path; the state is saved atomically after every chunk,
       and a run started with the same arguments, key and starting configuration resumes from
       it, giving exactly the dataset of an uninterrupted run (a different one is refused).
     - `records_per_chunk`: records per compiled call (progress/checkpoint granularity).
+    - `reactions`: record the reaction observer (local moves only): per record interval the
+      reaction fluxes, measured rate constants ``k1 … k8`` of eq. (5) with standard errors, and
+      the per-class attempt and acceptance counts (`meanclust_jax.engine._reactions`, whose
+      docstring derives them and their infinite-temperature values).
     - `sharding`: optional `jax.sharding.Sharding` over the replica axis (e.g.
       ``NamedSharding(Mesh(jax.devices(), ("replica",)), PartitionSpec("replica"))``) to
       spread replicas across devices; ``replicas`` must be a multiple of the number of
@@ -105,7 +121,8 @@ def anneal(
 
     - `ValueError` for a composition outside (0, 1) or leaving no site of a species, a lattice
       the checkerboard cannot tile, a temperature ≤ 0 or non-finite, fewer than 1 sweep, an
-      unknown schedule, moves or engine, or mismatched per-replica lists.
+      unknown schedule, moves or engine, mismatched per-replica lists, `reactions` with global
+      moves, or an `initial` run of another lattice size or composition.
     """
     from ..dataset import to_dataset
 
@@ -113,7 +130,12 @@ def anneal(
     spec = AnnealSpec.create(
         lattice, hamiltonian, schedule=schedule, composition=composition, moves=moves,
         record_every=record_every, replicas=replicas, engine=engine, snapshots=snapshots,
+        reactions=reactions,
     )
+    if isinstance(initial, (str, os.PathLike)):
+        from ..dataset import load_trajectory
+
+        initial = load_trajectory(initial)
     result = run_anneal(
         spec, key, initial, records_per_chunk=records_per_chunk, progress=progress,
         checkpoint=checkpoint, sharding=sharding, callback=callback,
@@ -122,8 +144,12 @@ def anneal(
 
 
 __all__ = [
+    "COEFFICIENTS",
     "ENGINES",
+    "INFINITE_TEMPERATURE_RATES",
     "MOVE_SETS",
+    "REACTANTS",
+    "REACTIONS",
     "AbstractEngine",
     "AbstractMoves",
     "AnnealResult",
@@ -138,5 +164,6 @@ __all__ = [
     "make_parallel_engine",
     "make_sequential_engine",
     "random_configuration",
+    "reaction_statistics",
     "run_anneal",
 ]

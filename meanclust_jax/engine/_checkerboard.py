@@ -17,7 +17,10 @@ Each phase is drawn independently of the configuration. The moves of a phase tou
 neighbourhoods, so each is an independent Metropolis swap ``min(1, exp(-dE/T))``, reversible with
 respect to the Boltzmann distribution; the phase (a product of commuting reversible kernels) and
 the random mixture of phases keep it stationary. One sweep attempts exactly ``N`` swaps. The
-state is held in the layout of `meanclust_jax.engine._layout.SublatticeLayout`.
+state is held in the layout of `meanclust_jax.engine._layout.SublatticeLayout`. Each phase
+generates its own uniforms (the Threefry numbers of ``jax.random.uniform``, fused into the phase:
+`meanclust_jax.engine._random`) and returns its counts (accepted and attempted swaps of unequal
+species, and with the reaction observer the counts of `meanclust_jax.engine._reactions`).
 
 **Energy change from integer counts.** Write ``D(o) = ε(o+1) - ε(o)`` for a triangle whose two
 other sites hold ``o`` ``-`` sites; on ``o ∈ {0,1,2}`` it is exactly ``a + b o + c o(o-1)/2``
@@ -42,7 +45,7 @@ from ..energy import TriangleBondHamiltonian
 from ..lattice import TriangularLattice
 from ._engine import AbstractEngine, SweepCounts
 from ._layout import SublatticeLayout
-from ._moves import AbstractMoves, as_moves
+from ._moves import AbstractMoves, as_moves, check_reactions
 
 State = Int8[Array, "sa sb R2 C2"]
 
@@ -70,12 +73,19 @@ class CheckerboardEngine(AbstractEngine):
     - `coefficients`: ``(b, c, γ)`` of the Hamiltonian (`energy_coefficients`).
     - `moves`: the move set (`LocalSwaps` or `GlobalSwaps`), which runs the sweep.
     - `unroll`: local phases unrolled with static slices (True) or a ``lax.scan`` (False).
+    - `reactions`: count the reactions of eq. (5) (`meanclust_jax.engine._reactions`).
+    - `fused_rng`: each phase's random numbers generated inside the phase
+      (`meanclust_jax.engine._random`; the default); False keeps the previous path
+      (``jax.random.uniform``, which XLA hoists to the start of the sweep, and one reduction per
+      count) for benchmarks. Both give the same Markov chain, bit for bit, for Threefry keys.
     """
 
     layout: SublatticeLayout
     coefficients: tuple[float, float, float] = eqx.field(static=True)
     moves: AbstractMoves
     unroll: bool = eqx.field(static=True)
+    reactions: bool = eqx.field(static=True, default=False)
+    fused_rng: bool = eqx.field(static=True, default=True)
 
     def encode(self, sigma: Int8[Array, "rows cols"]) -> State:
         return self.layout.encode(sigma)
@@ -95,6 +105,9 @@ def make_parallel_engine(
     hamiltonian: TriangleBondHamiltonian,
     moves: str | AbstractMoves,
     unroll: bool | None = None,
+    *,
+    reactions: bool = False,
+    fused_rng: bool = True,
 ) -> CheckerboardEngine:
     """Build the checkerboard-parallel engine for a lattice, Hamiltonian and move set.
 
@@ -108,18 +121,24 @@ def make_parallel_engine(
       sweep, ~10 s to compile on a 2-core CPU) or as a ``lax.scan`` with dynamic slices (fast to
       compile). The default unrolls for lattices of more than `UNROLL_MIN_SITES` sites. Both
       give the same Markov chain in distribution (not bit for bit: the random streams differ).
+    - `reactions`: count the reactions of eq. (5) in every sweep (local moves only; see
+      `meanclust_jax.engine._reactions`).
+    - `fused_rng`: see `CheckerboardEngine` (keep the default except to benchmark the old path).
 
     **Returns:** a `CheckerboardEngine`.
 
-    **Raises:** `ValueError` for unknown moves or a lattice the move set's checkerboard cannot tile.
+    **Raises:** `ValueError` for unknown moves, a lattice the move set's checkerboard cannot
+    tile, or `reactions` with moves that are not nearest-neighbour swaps.
     """
     moves = as_moves(moves)
+    check_reactions(moves, reactions)
     if unroll is None:
         unroll = lattice.n_sites > UNROLL_MIN_SITES
     sa, sb = moves.stride(lattice)
     layout = SublatticeLayout(rows=lattice.rows, cols=lattice.cols, sa=sa, sb=sb)
     return CheckerboardEngine(
-        layout=layout, coefficients=energy_coefficients(hamiltonian), moves=moves, unroll=bool(unroll)
+        layout=layout, coefficients=energy_coefficients(hamiltonian), moves=moves, unroll=bool(unroll),
+        reactions=bool(reactions), fused_rng=bool(fused_rng),
     )
 
 

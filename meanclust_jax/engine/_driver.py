@@ -33,7 +33,8 @@ from ..lattice import TriangularLattice
 from ..schedules import Schedule
 from ._checkerboard import make_parallel_engine
 from ._engine import AbstractEngine
-from ._moves import AbstractMoves, as_moves
+from ._moves import AbstractMoves, as_moves, check_reactions
+from ._reactions import interval_moments
 from ._sequential import make_sequential_engine
 
 #: Engine names accepted by `anneal` and the CLI.
@@ -61,6 +62,7 @@ class AnnealSpec:
     - `compositions`: one composition ``x`` per replica; `n_minus`: the ``round(x N)`` ``-`` sites.
     - `moves`: the move set; `engine`: ``"parallel"`` or ``"sequential"``.
     - `record_every`: sweeps between records; `snapshots`: lattice snapshots to keep.
+    - `reactions`: record the reaction observer (`meanclust_jax.engine._reactions`).
     """
 
     lattice: TriangularLattice
@@ -72,6 +74,7 @@ class AnnealSpec:
     engine: str
     record_every: int
     snapshots: int
+    reactions: bool = False
 
     @classmethod
     def create(
@@ -86,6 +89,7 @@ class AnnealSpec:
         replicas: int = 1,
         engine: str = "parallel",
         snapshots: int = 0,
+        reactions: bool = False,
     ) -> AnnealSpec:
         """Validate the arguments of `meanclust_jax.engine.anneal` (same names and meanings).
 
@@ -97,6 +101,9 @@ class AnnealSpec:
             raise ValueError(f"hamiltonian must be a TriangleBondHamiltonian, got {type(hamiltonian).__name__}")
         moves = as_moves(moves)
         moves.stride(lattice)  # raises for global moves on a 3x3-strided lattice
+        if not isinstance(reactions, (bool, np.bool_)):
+            raise ValueError(f"reactions={reactions!r} must be True or False")
+        check_reactions(moves, bool(reactions))
         if engine not in ENGINES:
             raise ValueError(f"engine={engine!r} is unknown: use one of {ENGINES}")
         B = _check_int("replicas", replicas, 1)
@@ -121,7 +128,7 @@ class AnnealSpec:
         return cls(
             lattice=lattice, hamiltonian=hamiltonian, schedules=tuple(schedules),
             compositions=tuple(float(x) for x in comps), n_minus=n_minus, moves=moves, engine=engine,
-            record_every=record_every, snapshots=snapshots,
+            record_every=record_every, snapshots=snapshots, reactions=bool(reactions),
         )
 
     @property
@@ -150,7 +157,7 @@ class AnnealSpec:
         return dict(
             lattice=self.lattice.shape, ham=self.hamiltonian.attrs(), sched=[s.steps for s in self.schedules],
             comps=list(self.n_minus), moves=self.moves.name, rec=self.record_every, B=self.replicas,
-            engine=self.engine, snapshots=self.snapshots,
+            engine=self.engine, snapshots=self.snapshots, reactions=self.reactions,
         )
 
 
@@ -162,7 +169,10 @@ class AnnealResult:
     ``n_changed (B, n_records)`` int64, ``temperature (B, n_records + 1)`` float64,
     ``time (n_records + 1,)`` sweeps, ``final (B, rows, cols)`` int8, ``snapshots`` list of
     ``(time, (B, rows, cols) int8)``, ``key_data`` (``(B, ...)`` raw key data of each replica),
-    and the `spec` of the run.
+    the `spec` of the run and its `start_time` (sweeps; nonzero for a chained run). With the
+    reaction observer, ``reaction_attempts`` and ``reaction_accepted`` ``(B, n_records, 8)``
+    int64 and ``reaction_moments`` ``(B, n_records, 3, 8)`` float64 (`interval_moments`);
+    otherwise None.
     """
 
     spec: AnnealSpec
@@ -174,6 +184,10 @@ class AnnealResult:
     final: np.ndarray
     snapshots: list[tuple[int, np.ndarray]]
     key_data: np.ndarray
+    start_time: int = 0
+    reaction_attempts: np.ndarray | None = None
+    reaction_accepted: np.ndarray | None = None
+    reaction_moments: np.ndarray | None = None
 
     @property
     def schedules(self) -> list[Schedule]:
@@ -252,6 +266,52 @@ def initial_configurations(spec: AnnealSpec, init_keys: jax.Array, initial: np.n
     return sigma
 
 
+def resolve_initial(spec: AnnealSpec, initial: object) -> tuple[np.ndarray | None, int]:
+    """Starting configuration(s) and clock of a run.
+
+    `initial` is None (random starts at time 0), an int8 ±1 array (time 0), or a previous
+    trajectory (an `xarray.Dataset` from `anneal` or `meanclust_jax.load_trajectory`): then the
+    run starts from its ``final_configuration`` and its clock continues from its last ``time``.
+
+    **Returns:** ``(configurations or None, start_time in sweeps)``.
+
+    **Raises:** `ValueError` if a previous trajectory has another lattice size, another number
+    of ``-`` sites than `spec`'s compositions, or a number of replicas other than 1 or `spec`'s.
+    """
+    if initial is None or not hasattr(initial, "data_vars"):
+        return (None if initial is None else np.asarray(initial)), 0
+    ds = initial
+    if "final_configuration" not in ds or "time" not in ds.coords:
+        raise ValueError("initial: the dataset is not a meanclust_jax trajectory (no final_configuration or time)")
+    final = np.asarray(ds["final_configuration"].values)
+    rows, cols = final.shape[-2:]
+    if (rows, cols) != spec.lattice.shape:
+        raise ValueError(
+            f"initial: the previous run is a {rows}x{cols} lattice but lattice is "
+            f"{spec.lattice.rows}x{spec.lattice.cols}; a chained run continues on the same lattice"
+        )
+    if final.ndim == 3 and final.shape[0] not in (1, spec.replicas):
+        raise ValueError(
+            f"initial: the previous run has {final.shape[0]} replicas but replicas={spec.replicas}; "
+            "chain with as many replicas (or from a single-replica run)"
+        )
+    if final.ndim == 3 and final.shape[0] == 1:
+        final = final[0]
+    n_prev = np.atleast_1d((final < 0).sum(axis=(-2, -1)))
+    n_prev = np.broadcast_to(n_prev, (spec.replicas,))
+    if any(int(a) != b for a, b in zip(n_prev, spec.n_minus)):
+        x_prev = sorted({round(int(a) / spec.lattice.n_sites, 4) for a in n_prev})
+        raise ValueError(
+            f"initial: the previous run has composition x = {x_prev} ({sorted(set(n_prev.tolist()))} '-' "
+            f"sites) but composition asks for x = {sorted(set(spec.compositions))} "
+            f"({sorted(set(spec.n_minus))} '-' sites); a chained run keeps the composition"
+        )
+    start = float(np.asarray(ds["time"].values)[-1])
+    if start != round(start) or start < 0:
+        raise ValueError(f"initial: the previous run ends at time {start}, not a whole number of sweeps")
+    return final.astype(np.int8), int(start)
+
+
 def sweep_plan(spec: AnnealSpec, records_per_chunk: int) -> tuple[np.ndarray, np.ndarray]:
     """Temperatures and active flags of every sweep, padded to whole chunks.
 
@@ -267,7 +327,10 @@ def sweep_plan(spec: AnnealSpec, records_per_chunk: int) -> tuple[np.ndarray, np
 
 
 @functools.lru_cache(maxsize=32)
-def compiled_chunk(lattice: TriangularLattice, hamiltonian: TriangleBondHamiltonian, moves: AbstractMoves, engine: str):  # noqa: ANN201
+def compiled_chunk(  # noqa: ANN201
+    lattice: TriangularLattice, hamiltonian: TriangleBondHamiltonian, moves: AbstractMoves, engine: str,
+    reactions: bool = False,
+):
     """The jitted, replica-vmapped block of records for one engine configuration (cached).
 
     The returned function maps ``(keys (B,), sigma (B, rows, cols), T (B, n_rec, per_record),
@@ -276,7 +339,7 @@ def compiled_chunk(lattice: TriangularLattice, hamiltonian: TriangleBondHamilton
     the engine's counts of every sweep (zero for inactive sweeps). ``sweep0`` is the global
     index of the chunk's first sweep; `sigma` is donated.
     """
-    eng = _ENGINE_FACTORIES[engine](lattice, hamiltonian, moves)
+    eng = _ENGINE_FACTORIES[engine](lattice, hamiltonian, moves, reactions=reactions)
 
     def one_replica(key, sigma, T, active, sweep0):  # noqa: ANN001, ANN202
         per_record = T.shape[1]
@@ -306,15 +369,22 @@ def _digest(array: np.ndarray | None) -> str | None:
     return None if array is None else hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
 
 
-def fingerprint(spec: AnnealSpec, replica_keys: jax.Array, initial: np.ndarray | None, records_per_chunk: int) -> str:
+def fingerprint(
+    spec: AnnealSpec, replica_keys: jax.Array, initial: np.ndarray | None, records_per_chunk: int,
+    start_time: int = 0,
+) -> str:
     """A short hash of everything that determines a run's data and its chunking: the spec,
-    the replica keys and the starting configurations (``None`` for random ones)."""
+    the replica keys, the starting configurations (``None`` for random ones) and clock."""
     kw = dict(
-        spec.fingerprint_fields(), chunk=records_per_chunk,
+        spec.fingerprint_fields(), chunk=records_per_chunk, start=start_time,
         key=np.asarray(jax.random.key_data(replica_keys)).tolist(),
         initial=_digest(None if initial is None else np.asarray(initial, dtype=np.int8)),
     )
     return hashlib.sha256(json.dumps(kw, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+#: Per-chunk arrays of a run (also the checkpoint's keys).
+_CHUNK_ARRAYS = ("counts", "n_changed", "reaction_attempts", "reaction_accepted", "reaction_moments")
 
 
 @dataclasses.dataclass
@@ -365,11 +435,13 @@ def run_anneal(
     callback: Callable[[int, int], None] | None = None,
 ) -> AnnealResult:
     """Run the annealing described by `spec`; see `meanclust_jax.engine.anneal` for the
-    meaning of `key`, `initial` and the keyword arguments.
+    meaning of `key`, `initial` (arrays or a previous trajectory, `resolve_initial`) and the
+    keyword arguments.
 
     **Returns:** an `AnnealResult`.
     """
     B, total, rec = spec.replicas, spec.total_sweeps, spec.record_every
+    initial, t0 = resolve_initial(spec, initial)
     replica_keys = replica_key_batch(key, B)
     init_keys, keys = (jnp.stack(k) for k in zip(*(jax.random.split(k) for k in replica_keys)))
     sigma = initial_configurations(spec, init_keys, initial)
@@ -378,21 +450,22 @@ def run_anneal(
     T_all, active = sweep_plan(spec, rpc)
     n_chunks = active.shape[0]
 
-    fn = compiled_chunk(spec.lattice, spec.hamiltonian, spec.moves, spec.engine)
+    fn = compiled_chunk(spec.lattice, spec.hamiltonian, spec.moves, spec.engine, spec.reactions)
     counts0 = np.asarray(cluster_counts(sigma), dtype=np.int64)
-    counts_chunks: list[np.ndarray] = []
-    changed_chunks: list[np.ndarray] = []
-    snaps: list[tuple[int, np.ndarray]] = [(0, np.asarray(sigma))] if spec.snapshots else []
+    # Per chunk: cluster counts, accepted swaps and, with the observer, attempts, accepted
+    # events and moments per record.
+    chunks: dict[str, list[np.ndarray]] = {k: [] for k in _CHUNK_ARRAYS}
+    snaps: list[tuple[int, np.ndarray]] = [(t0, np.asarray(sigma))] if spec.snapshots else []
     ckpt = Checkpoint(None if checkpoint is None else Path(checkpoint),
-                      fingerprint(spec, replica_keys, initial, rpc))
+                      fingerprint(spec, replica_keys, initial, rpc, t0))
     start = 0
     saved = ckpt.load()
     if saved is not None:
         start = int(saved["chunks_done"])
         sigma = jnp.asarray(saved["sigma"])
         keys = jax.random.wrap_key_data(jnp.asarray(saved["keys"]))
-        counts_chunks = list(saved["counts"]) if start else []
-        changed_chunks = list(saved["n_changed"]) if start else []
+        for k in chunks:
+            chunks[k] = list(saved[k]) if start and k in saved else []
         if spec.snapshots:
             snaps = [(int(t), s) for t, s in zip(saved["snap_times"], saved["snap_sigma"])]
     if sharding is not None:
@@ -409,19 +482,24 @@ def run_anneal(
         T_c = jnp.asarray(T_all[:, c])
         if sharding is not None:
             T_c = jax.device_put(T_c, sharding)
-        keys, sigma, counts, per_sweep = fn(keys, sigma, T_c, jnp.asarray(active[c]), jnp.int32(c * rpc * rec))
-        counts_chunks.append(np.asarray(counts, dtype=np.int64))
-        changed_chunks.append(np.asarray(per_sweep[..., 0], dtype=np.int64).sum(axis=-1))
+        keys, sigma, counts, per_sweep = fn(
+            keys, sigma, T_c, jnp.asarray(active[c]), jnp.int32(t0 + c * rpc * rec))
+        per_sweep = np.asarray(per_sweep, dtype=np.int64)
+        chunks["counts"].append(np.asarray(counts, dtype=np.int64))
+        chunks["n_changed"].append(per_sweep[..., 0].sum(axis=-1))
+        if spec.reactions:
+            for k, a in zip(_CHUNK_ARRAYS[2:], interval_moments(per_sweep)):
+                chunks[k].append(a)
         done = min(total, (c + 1) * rpc * rec)
         if spec.snapshots:
-            snaps.append((done, np.asarray(sigma)))
+            snaps.append((t0 + done, np.asarray(sigma)))
         if bar is not None:
             bar.update(done - bar.n)
         ckpt.save(
             chunks_done=c + 1, sigma=np.asarray(sigma), keys=np.asarray(jax.random.key_data(keys)),
-            counts=np.stack(counts_chunks), n_changed=np.stack(changed_chunks),
             snap_times=np.asarray([t for t, _ in snaps], dtype=np.int64),
             snap_sigma=np.stack([s for _, s in snaps]) if snaps else np.zeros((0,)),
+            **{k: np.stack(v) for k, v in chunks.items() if v},
         )
         if callback is not None:
             callback(c + 1, n_chunks)
@@ -429,19 +507,24 @@ def run_anneal(
         bar.close()
 
     n_rec = spec.n_records
-    counts = np.concatenate([counts0[:, None]] + [np.asarray(x) for x in counts_chunks], axis=1)[:, : n_rec + 1]
-    n_changed = np.concatenate([np.asarray(x) for x in changed_chunks], axis=1)[:, :n_rec]
+
+    def joined(name: str) -> np.ndarray | None:
+        return np.concatenate(chunks[name], axis=1)[:, :n_rec] if chunks[name] else None
+
+    counts = np.concatenate([counts0[:, None]] + list(chunks["counts"]), axis=1)[:, : n_rec + 1]
     ends = np.minimum(np.arange(1, n_rec + 1) * rec, total)
-    time = np.concatenate([[0], ends]).astype(np.int64)
+    time = t0 + np.concatenate([[0], ends]).astype(np.int64)
     temps = np.stack([s.temperatures() for s in spec.schedules]).astype(np.float64)
     temperature = np.concatenate([temps[:, :1], temps[:, ends - 1]], axis=1)
     if spec.snapshots:
         idx = np.unique(np.linspace(0, len(snaps) - 1, spec.snapshots).round().astype(int))
         snaps = [snaps[i] for i in idx]
     return AnnealResult(
-        spec=spec, counts=counts, n_changed=n_changed, temperature=temperature, time=time,
+        spec=spec, counts=counts, n_changed=joined("n_changed"), temperature=temperature, time=time,
         sweeps_per_record=np.diff(time), final=np.asarray(sigma), snapshots=snaps,
-        key_data=np.asarray(jax.random.key_data(replica_keys)),
+        key_data=np.asarray(jax.random.key_data(replica_keys)), start_time=t0,
+        reaction_attempts=joined("reaction_attempts"), reaction_accepted=joined("reaction_accepted"),
+        reaction_moments=joined("reaction_moments"),
     )
 
 
@@ -456,6 +539,7 @@ __all__ = [
     "initial_configurations",
     "random_configuration",
     "replica_key_batch",
+    "resolve_initial",
     "run_anneal",
     "sweep_plan",
 ]

@@ -18,6 +18,8 @@ from jaxtyping import Array, Float, Int, Int8, PRNGKeyArray
 
 from ..lattice import NEIGHBOUR_VECTORS, global_residues
 from ._engine import SweepCounts
+from ._random import count_fields, count_fields_separately, materialise, phase_uniform
+from ._reactions import SWEEP_COUNTS
 
 if TYPE_CHECKING:
     from ._checkerboard import CheckerboardEngine
@@ -43,8 +45,9 @@ def site_field(engine: CheckerboardEngine, y: State, p: Int[Array, ""], q: Int[A
 
 def global_phase(
     engine: CheckerboardEngine, y: State, key: PRNGKeyArray, T: Float[Array, ""]
-) -> tuple[State, Int[Array, ""]]:
-    """One global phase: a random anchor class and displacement ``Δ``, all pairs ``(i, i + Δ)``."""
+) -> tuple[State, SweepCounts]:
+    """One global phase: a random anchor class and displacement ``Δ``, all pairs ``(i, i + Δ)``;
+    returns the new state and the phase's counts (accepted, attempted swaps of unequal species)."""
     lay = engine.layout
     sa, sb, R, C = lay.sa, lay.sb, lay.R, lay.C
     residues = jnp.asarray(global_residues(sa, sb) or ((0, 0),), dtype=jnp.int32)
@@ -54,17 +57,24 @@ def global_phase(
     delta = residues[jax.random.randint(kr, (), 0, residues.shape[0])]
     pa = p + delta[0] + sa * jax.random.randint(km, (), 0, R)
     qb = q + delta[1] + sb * jax.random.randint(kn, (), 0, C)
-    u = jax.random.uniform(ku, (R, C), dtype=jnp.float32)
+    if engine.fused_rng:
+        u = phase_uniform(ku, (R, C), tie=y[0, 0, 0, 0])
+    else:
+        u = jax.random.uniform(ku, (R, C), dtype=jnp.float32)
     pj, qj, carry = pa % sa, qb % sb, (pa // sa, qb // sb)
     m_i, F_i = site_field(engine, y, p, q)
     m_j, F_j = site_field(engine, y, pj, qj)
     m_j = jnp.roll(m_j, (-carry[0], -carry[1]), axis=(0, 1))
     F_j = jnp.roll(F_j, (-carry[0], -carry[1]), axis=(0, 1))
     dE = (m_j - m_i).astype(jnp.float32) * (F_i - F_j)
-    accept = (m_i != m_j) & (u < jnp.exp(-dE / T))
+    unlike = m_i != m_j
+    accept = unlike & (u < jnp.exp(-dE / T))
+    if engine.fused_rng:
+        accept = materialise(accept)
     y = lay.write_interior(y, p, q, jnp.where(accept, m_j, m_i))
     y = lay.write_interior(y, pj, qj, jnp.roll(jnp.where(accept, m_i, m_j), carry, axis=(0, 1)))
-    return lay.refresh_halo(y), jnp.sum(accept, dtype=jnp.int32)
+    count = count_fields if engine.fused_rng else count_fields_separately
+    return lay.refresh_halo(y), count([accept, unlike])
 
 
 def global_sweep(
@@ -78,8 +88,8 @@ def global_sweep(
         y, dn = global_phase(engine, y, k, T)
         return (y, n + dn), None
 
-    (y, n), _ = lax.scan(body, (y, jnp.int32(0)), keys)
-    return y, n[None]
+    (y, n), _ = lax.scan(body, (y, jnp.zeros(len(SWEEP_COUNTS), jnp.int32)), keys)
+    return y, n
 
 
 __all__ = ["global_phase", "global_sweep", "site_field"]

@@ -82,10 +82,15 @@ class SublatticeLayout(eqx.Module):
         start = _indices(pa % self.sa, qb % self.sb, 1 + pa // self.sa, 1 + qb // self.sb)
         return lax.dynamic_slice(y, start, (1, 1, self.R, self.C)).reshape(self.R, self.C)
 
+    @staticmethod
+    def wrap(values: Int8[Array, "R C"]) -> Int8[Array, "R2 C2"]:
+        """``(R, C)`` values of one sublattice padded with their periodic halo."""
+        return jnp.pad(values, ((1, 1), (1, 1)), mode="wrap")
+
     def write(self, y: Array, p: int | Int[Array, ""], q: int | Int[Array, ""],
               values: Int8[Array, "R C"]) -> Int8[Array, "sa sb R2 C2"]:
         """Write the ``(R, C)`` values of sublattice ``(p, q)`` together with their periodic halo."""
-        wrapped = jnp.pad(values, ((1, 1), (1, 1)), mode="wrap")
+        wrapped = self.wrap(values)
         if isinstance(p, int) and isinstance(q, int):
             return y.at[p, q].set(wrapped)
         return lax.dynamic_update_slice(y, wrapped[None, None], _indices(p, q, 0, 0))

@@ -35,9 +35,12 @@ class AbstractMoves(eqx.Module):
     **Class variables:**
 
     - `name`: ``"local"`` or ``"global"`` (recorded in the trajectory's attributes).
+    - `reactions`: whether the reaction observer applies (nearest-neighbour swaps only).
     """
 
     name: eqx.AbstractClassVar[str]
+    #: Whether every swap of this move set is one reaction event of eq. (5) (observer allowed).
+    reactions: eqx.AbstractClassVar[bool]
 
     @abc.abstractmethod
     def stride(self, lattice: TriangularLattice) -> tuple[int, int]:
@@ -77,6 +80,7 @@ class LocalSwaps(AbstractMoves):
     """Nearest-neighbour (Kawasaki) swaps: the reactions of the mean-cluster model (SPEC §3, §6)."""
 
     name: ClassVar[str] = "local"
+    reactions: ClassVar[bool] = True
 
     def stride(self, lattice: TriangularLattice) -> tuple[int, int]:
         return lattice.local_stride()
@@ -93,6 +97,7 @@ class GlobalSwaps(AbstractMoves):
     """Swaps between any two sites (the simulated annealing of the paper's data, SPEC §3)."""
 
     name: ClassVar[str] = "global"
+    reactions: ClassVar[bool] = False
 
     def stride(self, lattice: TriangularLattice) -> tuple[int, int]:
         return lattice.global_stride()
@@ -110,6 +115,19 @@ class GlobalSwaps(AbstractMoves):
 MOVE_SETS: dict[str, AbstractMoves] = {"local": LocalSwaps(), "global": GlobalSwaps()}
 
 
+def check_reactions(moves: AbstractMoves, reactions: bool) -> None:
+    """Refuse the reaction observer for move sets whose swaps are not reactions of eq. (5).
+
+    **Raises:** `ValueError` for ``reactions=True`` with `GlobalSwaps`.
+    """
+    if reactions and not moves.reactions:
+        raise ValueError(
+            f"reactions=True needs moves='local': a {moves.name} swap of two non-neighbouring "
+            "sites is not a reaction of the mean-cluster equations (eq. 5), so its rates cannot be "
+            "measured; anneal with moves='local' (Kawasaki swaps) to record reactions"
+        )
+
+
 def as_moves(moves: str | AbstractMoves) -> AbstractMoves:
     """The move set named by `moves` (``"local"``, ``"global"``), or `moves` itself.
 
@@ -120,4 +138,4 @@ def as_moves(moves: str | AbstractMoves) -> AbstractMoves:
     return MOVE_SETS[check_moves(moves)]
 
 
-__all__ = ["AbstractMoves", "GlobalSwaps", "LocalSwaps", "MOVE_SETS", "as_moves"]
+__all__ = ["AbstractMoves", "GlobalSwaps", "LocalSwaps", "MOVE_SETS", "as_moves", "check_reactions"]

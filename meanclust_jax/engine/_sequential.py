@@ -13,12 +13,13 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax import lax
-from jaxtyping import Array, Float, Int, Int8, PRNGKeyArray
+from jaxtyping import Array, Bool, Float, Int, Int8, PRNGKeyArray
 
 from ..energy import TriangleBondHamiltonian
 from ..lattice import TriangularLattice
 from ._engine import AbstractEngine, SweepCounts
-from ._moves import AbstractMoves, as_moves
+from ._moves import AbstractMoves, as_moves, check_reactions
+from ._reactions import chain_fields, sweep_count_names
 
 State = Int[Array, " N"]
 
@@ -34,6 +35,7 @@ class SequentialEngine(AbstractEngine):
     - `triangle_energy`: ``ε[n]`` (float32 ``(4,)``); `bond_energy`: ``J`` as a 2x2 table
       indexed by the two minus-indicators (float32).
     - `moves`: the move set.
+    - `reactions`: count the reactions of eq. (5) (local moves only).
     """
 
     shape: tuple[int, int] = eqx.field(static=True)
@@ -43,6 +45,7 @@ class SequentialEngine(AbstractEngine):
     triangle_energy: Float[Array, " 4"]
     bond_energy: Float[Array, "2 2"]
     moves: AbstractMoves
+    reactions: bool = eqx.field(static=True, default=False)
 
     def encode(self, sigma: Int8[Array, "rows cols"]) -> State:
         return (sigma.reshape(-1) < 0).astype(jnp.int32)
@@ -52,7 +55,7 @@ class SequentialEngine(AbstractEngine):
 
     def step(
         self, m: State, i: Int[Array, ""], j: Int[Array, ""], u: Float[Array, ""], T: Float[Array, ""]
-    ) -> tuple[State, Int[Array, ""]]:
+    ) -> tuple[State, Bool[Array, ""]]:
         """One Metropolis swap of sites ``i`` and ``j`` with uniform number ``u``; returns the
         new state and whether a swap of unequal species was accepted (bool)."""
         nbr, tri, eps, J2 = self.neighbours, self.triangles, self.triangle_energy, self.bond_energy
@@ -87,27 +90,56 @@ class SequentialEngine(AbstractEngine):
         T = jnp.asarray(temperature, jnp.float32)
         ki, kj, ku = jax.random.split(key, 3)
         i_all = jax.random.randint(ki, (N,), 0, N)
-        j_all, _ = self.moves.draw_partners(kj, i_all, self.neighbours)
+        j_all, d_all = self.moves.draw_partners(kj, i_all, self.neighbours)
         u_all = jax.random.uniform(ku, (N,), dtype=jnp.float32)
 
         def body(t, carry):  # noqa: ANN001, ANN202
             m, n = carry
-            m, acc = self.step(m, i_all[t], j_all[t], u_all[t], T)
-            return m, n + acc.astype(jnp.int32)
+            i, j = i_all[t], j_all[t]
+            new, acc = self.step(m, i, j, u_all[t], T)
+            fields = [acc, m[i] != m[j]]
+            if self.reactions:
+                fields += self.chains(m, i, j, d_all[t], acc)
+            return new, n + jnp.stack([jnp.asarray(f, jnp.int32) for f in fields])
 
-        m, n = lax.fori_loop(0, N, body, (state, jnp.int32(0)))
-        return m, n[None]
+        zero = jnp.zeros(len(sweep_count_names(self.reactions)), jnp.int32)
+        return lax.fori_loop(0, N, body, (state, zero))
+
+    def chains(
+        self, m: State, i: Int[Array, ""], j: Int[Array, ""], d: Int[Array, ""], accept: Bool[Array, ""]
+    ) -> list[Int[Array, ""]]:
+        """The observer's numbers (`chain_fields`) for the swap of ``i`` and ``j = i + v_d``.
+
+        Relative to the bond, the angled positions of ``i`` are ``i + v_{d±2}`` and its linear
+        one ``i + v_{d+3}``; those of ``j`` are ``j + v_{d±1}`` and ``j + v_d``.
+        """
+        nb = self.neighbours
+        plus = 1 - m
+        return chain_fields(
+            m[i], m[j], accept,
+            plus[nb[i, (d + 2) % 6]] + plus[nb[i, (d + 4) % 6]], plus[nb[i, (d + 3) % 6]],
+            plus[nb[j, (d + 1) % 6]] + plus[nb[j, (d + 5) % 6]], plus[nb[j, d]],
+        )
 
 
 def make_sequential_engine(
-    lattice: TriangularLattice, hamiltonian: TriangleBondHamiltonian, moves: str | AbstractMoves
+    lattice: TriangularLattice,
+    hamiltonian: TriangleBondHamiltonian,
+    moves: str | AbstractMoves,
+    *,
+    reactions: bool = False,
 ) -> SequentialEngine:
     """Build the sequential reference engine for a lattice, Hamiltonian and move set.
 
-    **Arguments:** as `meanclust_jax.engine.make_parallel_engine` (without `unroll`).
+    **Arguments:** as `meanclust_jax.engine.make_parallel_engine` (without `unroll` and
+    `fused_rng`: the sequential engine draws the ``3N`` random numbers of a sweep up front).
 
     **Returns:** a `SequentialEngine`.
+
+    **Raises:** `ValueError` for unknown moves or `reactions` with non-local moves.
     """
+    moves = as_moves(moves)
+    check_reactions(moves, reactions)
     eps_np, J_np = hamiltonian.tables()
     return SequentialEngine(
         shape=lattice.shape,
@@ -116,7 +148,8 @@ def make_sequential_engine(
         site_triangles=jnp.asarray(lattice.site_triangles()),
         triangle_energy=jnp.asarray(eps_np, dtype=jnp.float32),
         bond_energy=jnp.asarray([[J_np[0], J_np[2]], [J_np[2], J_np[1]]], dtype=jnp.float32),
-        moves=as_moves(moves),
+        moves=moves,
+        reactions=bool(reactions),
     )
 
 

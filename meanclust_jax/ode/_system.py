@@ -222,6 +222,7 @@ def _vector_field(t, y, args):  # noqa: ANN001, ANN202
     gradients, so derivatives never pass through a non-finite branch.
     """
     K, closure, C_single = args
+    K = K(t) if callable(K) else K  # time-dependent rates (`meanclust_jax.ode.PiecewiseConstantRates`)
     raw = jax.lax.stop_gradient(pair_rhs(K, closure, C_single, y))
     state = jnp.where(jnp.all(jnp.isfinite(raw)), y, jnp.clip(y, PAIR_FLOOR, 1.0))
     return pair_rhs(K, closure, C_single, state)

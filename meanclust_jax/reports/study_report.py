@@ -280,6 +280,13 @@ def _inference_section(summaries: dict[str, Any]) -> list:
     return blocks
 
 
+def _reactions_section(summaries: dict[str, Any]) -> list:
+    """Measured reaction rates (issue 11), when the study has the ``reactions`` stage."""
+    from .reaction_rates import reaction_rate_blocks
+
+    return reaction_rate_blocks(summaries["reactions"]) if "reactions" in summaries else []
+
+
 def _caveats(cfg) -> list:  # noqa: ANN001
     return [
         Heading("6. Where and why our numbers differ"),
@@ -307,7 +314,7 @@ def build_report(cfg, summaries: dict[str, Any]) -> list:  # noqa: ANN001
     """The report's blocks from the stage summaries (see `meanclust_jax.reports.markup`)."""
     return (_settings_section(cfg, summaries) + _anneal_section(summaries) + _table2_section(summaries)
             + _errors_section(summaries) + _composition_section(summaries)
-            + _inference_section(summaries) + _caveats(cfg))
+            + _inference_section(summaries) + _reactions_section(summaries) + _caveats(cfg))
 
 
 def write_report(out: Path, cfg, summaries: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001

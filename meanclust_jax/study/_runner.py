@@ -13,15 +13,16 @@ from typing import Any
 
 from .._io import write_text_atomic
 from ._config import StudyConfig
-from ._stages import anneal_stage, closures_stage, figures_stage, inference_stage
+from ._stages import anneal_stage, closures_stage, figures_stage, inference_stage, reactions_stage
 
 #: The stages in order; ``report`` writes report.md and report.html from the others' summaries.
-STAGES: tuple[str, ...] = ("anneal", "closures", "inference", "figures", "report")
+STAGES: tuple[str, ...] = ("anneal", "closures", "inference", "reactions", "figures", "report")
 
 _STAGE_FUNCTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "anneal": anneal_stage,
     "closures": closures_stage,
     "inference": inference_stage,
+    "reactions": reactions_stage,
     "figures": figures_stage,
 }
 

@@ -8,6 +8,7 @@ leaves no half-written artefact; the runner records a stage as done only after i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,7 @@ def anneal_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict[
         cfg.seed, lattice, schedule=schedule, composition=comps, moves="local",
         replicas=len(comps), record_every=max(1, cfg.total_sweeps // cfg.records),
         snapshots=cfg.snapshots, progress=progress, checkpoint=out / "checkpoints" / "anneal.npz",
+        reactions=True,  # the reaction observer (issue 11): measured rates for the `reactions` stage
     )
     summary: dict[str, Any] = {"files": {}, "final": []}
     R = cfg.replicas
@@ -252,6 +254,32 @@ def inference_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> di
     return summary
 
 
+# --------------------------------------------------------------------------- reactions
+
+
+def reactions_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict[str, Any]:  # noqa: ARG001
+    """Measured reaction rates at x = 1/3 against the PA and OA-hard-1/2 posteriors (issue 11):
+    `meanclust_jax.reports.reaction_rates.reaction_rate_study` (figure, time averages, the paper's
+    PA statement, ODE with measured vs fitted constant rates)."""
+    from ..closures import PairApproximation, load_closure
+    from ..reports.reaction_rates import reaction_rate_study
+
+    names = ("PA", "OA-hard-1/2")
+    (out / "figures").mkdir(exist_ok=True)
+    log("measured rates at x = 1/3 against the PA and OA-hard-1/2 posteriors; ODE with measured rates")
+    inference = json.loads((out / "stages" / "inference.json").read_text(encoding="utf-8"))
+    summary = reaction_rate_study(
+        trajectory_path(out, 1 / 3), figure=out / "figures" / "fig_measured_rates.png",
+        closures={n: PairApproximation() if n == "PA" else load_closure(out / "closures" / f"{file_label(n)}.json")
+                  for n in names},
+        posterior_files={n: {s: out / "posteriors" / f"{file_label(n)}.{s}.nc" for s in ("nuts", "drmh")}
+                         for n in names},
+        fitted={n: np.asarray(inference["results"][n]["Y1"]) for n in names},
+    )
+    summary["figure"] = "figures/fig_measured_rates.png"
+    return summary
+
+
 # --------------------------------------------------------------------------- figures
 
 #: Figure files of SPEC §8, in report order: key → (file name, caption).
@@ -357,5 +385,6 @@ __all__ = [
     "file_label",
     "inference_stage",
     "load_trajectories",
+    "reactions_stage",
     "trajectory_path",
 ]
