@@ -88,6 +88,14 @@ def test_pooled_and_time_averaged_rates(trajectory):
     sl = slice(11, None)
     np.testing.assert_allclose(avg["rate"], np.asarray(INFINITE_TEMPERATURE_RATES) * A[sl].sum(0) / R[sl].sum(0))
     assert np.all(avg["se"] > 0) and np.all(avg["rate"] <= np.asarray(INFINITE_TEMPERATURE_RATES))
+    assert avg["se_method"] == "replicas"
+    Rb = trajectory.reaction_attempts.values[:, sl].astype(float)
+    Ab = trajectory.reaction_accepted.values[:, sl].astype(float)
+    p_n = A[sl] / R[sl]
+    se = np.asarray(INFINITE_TEMPERATURE_RATES) * np.sqrt(((Ab - p_n * Rb) ** 2).sum((0, 1)) * 2) / R[sl].sum(0)
+    np.testing.assert_allclose(avg["se"], se)
+    single = time_averaged_rates(trajectory.isel(replica=0), t_min=30, n_batches=5)
+    assert single["se_method"] == "batch means" and np.all(single["se"] > 0)
     with pytest.raises(ValueError, match="fewer than n_batches"):
         time_averaged_rates(trajectory, t_min=50, n_batches=5)
     with pytest.raises(ValueError, match="no reaction observer"):

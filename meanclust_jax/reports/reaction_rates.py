@@ -38,6 +38,8 @@ from .closure_figures import _new_figure, _save
 _SCALE = np.asarray(INFINITE_TEMPERATURE_RATES)
 #: A rate counts as "close to zero" below this fraction of the median of the eight rates.
 CLOSE_TO_ZERO = 0.1
+#: Convergence bar for posterior numbers: rank-normalised R-hat and bulk ESS (Vehtari et al. 2021).
+RHAT_MAX, ESS_MIN = 1.01, 400
 
 
 def _require_observer(ds) -> None:  # noqa: ANN001
@@ -76,13 +78,21 @@ def time_averaged_rates(ds, *, t_min: float | None = None, t_max: float | None =
                         n_batches: int = 10) -> dict[str, Any]:
     """Attempt-weighted time average of the measured rates over a window, pooled over replicas.
 
-    ``k̄_r = (10 / (3 c_r)) Σ A_r / Σ R_r`` over the intervals ending in ``(t_min, t_max]``. The
-    standard error is from batch means: the window's intervals are cut into `n_batches`
-    consecutive blocks, each block's pooled rate is one sample, and the blocks are treated as
-    independent (so correlations longer than a block are not covered).
+    ``k̄_r = (10 / (3 c_r)) Σ A_r / Σ R_r`` over the intervals ending in ``(t_min, t_max]``: the
+    constant rate that gives the window's total flux from its total reactant exposure, i.e. the
+    average of the interval rates weighted by their attempts.
 
-    **Returns:** ``{"rate": (8,), "se": (8,), "attempts": (8,), "accepted": (8,), "window":
-    [t_first, t_last], "intervals": n}`` (NaN for a class without attempts).
+    Standard error (``se_method``): with two or more replicas (same schedule), ``"replicas"``:
+    the linearised ratio estimator with the replicas as clusters *within each interval*,
+    ``SE² = (10/(3c))² B/(B−1) Σ_n Σ_b (A_nb − p̂_n R_nb)² / (Σ R)²`` with ``p̂_n`` the pooled
+    acceptance fraction of interval ``n``; it uses the scatter between independent replicas at
+    the same time, so a schedule's temperature steps (the rates' real change in time) do not
+    count as noise. With one replica, ``"batch means"``: the window cut into `n_batches`
+    consecutive blocks whose pooled rates are treated as independent samples (appropriate at
+    constant temperature only).
+
+    **Returns:** ``{"rate": (8,), "se": (8,), "se_method", "attempts": (8,), "accepted": (8,),
+    "window": [t_first, t_last], "intervals": n}`` (NaN for a class without attempts).
 
     **Raises:** `ValueError` without observer variables, for fewer than 2 batches, or a window
     holding fewer intervals than batches.
@@ -104,10 +114,20 @@ def time_averaged_rates(ds, *, t_min: float | None = None, t_max: float | None =
     R, A = R[idx], A[idx]
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = _SCALE * A.sum(0) / R.sum(0)
-        blocks = np.array_split(np.arange(idx.size), n_batches)
-        kb = np.stack([_SCALE * A[b].sum(0) / R[b].sum(0) for b in blocks])
-        se = np.nanstd(kb, axis=0, ddof=1) / np.sqrt(np.sum(np.isfinite(kb), axis=0))
-    return {"rate": rate, "se": se, "attempts": R.sum(0), "accepted": A.sum(0),
+        if "replica" in ds["reaction_attempts"].dims and ds.sizes["replica"] > 1:
+            Rb = np.asarray(ds["reaction_attempts"].values, dtype=np.float64)[:, idx]
+            Ab = np.asarray(ds["reaction_accepted"].values, dtype=np.float64)[:, idx]
+            B = Rb.shape[0]
+            p = np.where(R > 0, A / np.where(R > 0, R, 1.0), 0.0)
+            resid = ((Ab - p * Rb) ** 2).sum(axis=(0, 1))
+            se = _SCALE * np.sqrt(resid * B / (B - 1)) / R.sum(0)
+            method = "replicas"
+        else:
+            blocks = np.array_split(np.arange(idx.size), n_batches)
+            kb = np.stack([_SCALE * A[b].sum(0) / R[b].sum(0) for b in blocks])
+            se = np.nanstd(kb, axis=0, ddof=1) / np.sqrt(np.sum(np.isfinite(kb), axis=0))
+            method = "batch means"
+    return {"rate": rate, "se": se, "se_method": method, "attempts": R.sum(0), "accepted": A.sum(0),
             "window": [float(t[idx[0] - 1]), float(t[idx[-1]])], "intervals": int(idx.size)}
 
 
@@ -143,7 +163,8 @@ def posterior_rates(path: str | os.PathLike[str]) -> dict[str, list[float]]:
     **Arguments:** `path`, an ArviZ netCDF file (``posteriors/<closure>.<sampler>.nc``).
 
     **Returns:** ``{"mean", "hdi_low", "hdi_high", "r_hat", "ess_bulk"}``: lists over
-    ``k1 … k8`` in that order.
+    ``k1 … k8`` in that order, and ``"converged"``: every rate has R-hat ≤ `RHAT_MAX` and bulk
+    ESS ≥ `ESS_MIN` (Vehtari et al. 2021).
 
     **Raises:** `FileNotFoundError` for a missing file; `ValueError` if it has no ``k``.
     """
@@ -159,9 +180,11 @@ def posterior_rates(path: str | os.PathLike[str]) -> dict[str, list[float]]:
     rows = [table.loc[f"k[{name}]"] for name in REACTIONS] if labels == list(REACTIONS) else None
     if rows is None:
         raise ValueError(f"path={str(path)!r}: posterior.k labels {labels} are not k1..k8")
-    return {"mean": [float(r["mean"]) for r in rows], "hdi_low": [float(r["hdi_3%"]) for r in rows],
-            "hdi_high": [float(r["hdi_97%"]) for r in rows], "r_hat": [float(r["r_hat"]) for r in rows],
-            "ess_bulk": [float(r["ess_bulk"]) for r in rows]}
+    out = {"mean": [float(r["mean"]) for r in rows], "hdi_low": [float(r["hdi_3%"]) for r in rows],
+           "hdi_high": [float(r["hdi_97%"]) for r in rows], "r_hat": [float(r["r_hat"]) for r in rows],
+           "ess_bulk": [float(r["ess_bulk"]) for r in rows]}
+    out["converged"] = bool(max(out["r_hat"]) <= RHAT_MAX and min(out["ess_bulk"]) >= ESS_MIN)
+    return out
 
 
 def _pair_error(ts: np.ndarray, model: np.ndarray, data: np.ndarray) -> dict[str, float]:
@@ -291,7 +314,7 @@ def reaction_rate_study(trajectory: str | os.PathLike[str], *, figure: str | os.
                         title="Measured reaction rates at x = 1/3 (grey lines: temperature steps)")
     summary: dict[str, Any] = {
         "figure": str(figure), "window": avg["window"], "intervals": avg["intervals"],
-        "measured": {"rate": avg["rate"].tolist(), "se": avg["se"].tolist(),
+        "measured": {"rate": avg["rate"].tolist(), "se": avg["se"].tolist(), "se_method": avg["se_method"],
                      "attempts": avg["attempts"].tolist(), "accepted": avg["accepted"].tolist()},
         "posteriors": post,
         "pa_statement": {"measured": check_pa_statement(avg["rate"], avg["se"])},
@@ -299,7 +322,7 @@ def reaction_rate_study(trajectory: str | os.PathLike[str], *, figure: str | os.
     }
     for label, p in post.items():
         if label.startswith("PA "):
-            summary["pa_statement"][label] = check_pa_statement(np.asarray(p["mean"]))
+            summary["pa_statement"][label] = dict(check_pa_statement(np.asarray(p["mean"])), converged=p["converged"])
     for name, closure in closures.items():
         constant = {}
         if fitted and name in fitted:
@@ -329,8 +352,11 @@ def reaction_rate_blocks(summary: Mapping[str, Any], figure_caption: str | None 
         row = [name, REACTANTS[r], f"{_g(m['rate'][r])} ± {_g(m['se'][r], 2)}"]
         for lab in labels:
             p = summary["posteriors"][lab]
-            row.append(f"{_g(p['mean'][r])} [{p['r_hat'][r]:.2f}, {p['ess_bulk'][r]:.0f}]")
+            ok = p["r_hat"][r] <= RHAT_MAX and p["ess_bulk"][r] >= ESS_MIN
+            row.append(f"{_g(p['mean'][r])} [{p['r_hat'][r]:.2f}, {p['ess_bulk'][r]:.0f}]" + ("" if ok else " ✗"))
         rows.append(row)
+    se_text = ("from the scatter between replicas at the same time (each interval's pooled acceptance "
+               "fraction as centre)" if m.get("se_method") == "replicas" else "by batch means over consecutive blocks")
     blocks: list = [
         Heading("5b. Measured reaction rates (issue 11)"),
         Paragraph(
@@ -339,21 +365,27 @@ def reaction_rate_blocks(summary: Mapping[str, Any], figure_caption: str | None 
             "the effective rate k_r = (10 / (3 c_r)) × (accepted / attempted), per sweep, with c_r = 4 "
             "(angled) or 2 (linear); at infinite temperature every k_r is 5/6 (angled) or 5/3 (linear). "
             f"Time averages below pool all replicas over t = {summary['window'][0]:.0f}–{summary['window'][1]:.0f} "
-            f"sweeps ({summary['intervals']} intervals), weighting each interval by its attempts; SE by batch "
-            "means over 10 consecutive blocks. Posterior means are of the constant rates of the closed model "
-            "fitted to the same trajectory (time in sweeps); a posterior whose R-hat exceeds 1.01 or ESS is "
-            "below 400 is not converged, and its mean is not a result."),
+            f"sweeps ({summary['intervals']} intervals), weighting each interval by its attempts; SE {se_text}. "
+            "Posterior means are of the constant rates of the closed model fitted to the same trajectory "
+            f"(time in sweeps); ✗ marks a rate whose R-hat exceeds {RHAT_MAX} or bulk ESS is below {ESS_MIN}: "
+            "not converged, so its mean is not a result."),
         Table(head, rows, caption="Time-averaged measured rates against the posterior means of the constant rates."),
     ]
-    bullets = []
-    for label, check in summary["pa_statement"].items():
+    bullets = [f"Paper: under PA, k6 and k8 are close to zero and k7 > k5. Checked below (close to zero: "
+               f"below {CLOSE_TO_ZERO:g} × the median of the eight rates; k7 > k5: by more than 2 SE where an SE "
+               "is known)."]
+    checks = sorted(summary["pa_statement"].items(), key=lambda kv: kv[0] != "measured")  # measured first
+    for label, check in checks:
+        if not check.get("converged", True):
+            bullets.append(f"{label}: chains not converged (R-hat > {RHAT_MAX} or ESS < {ESS_MIN} for some rate); "
+                           "no conclusion from this posterior.")
+            continue
         bullets.append(
-            f"Paper: under PA, k6 and k8 are close to zero and k7 > k5. {label}: k6 = {_g(check['k6_over_median'], 2)} "
-            f"and k8 = {_g(check['k8_over_median'], 2)} × the median of the eight rates (close to zero means "
-            f"< {CLOSE_TO_ZERO:g}: k6 {check['k6_close_to_zero']}, k8 {check['k8_close_to_zero']}); "
+            f"{label}: k6 = {_g(check['k6_over_median'], 2)} and k8 = {_g(check['k8_over_median'], 2)} × the "
+            f"median (k6 close to zero: {check['k6_close_to_zero']}; k8: {check['k8_close_to_zero']}); "
             f"k7 − k5 = {_g(check['k7_minus_k5'])}"
             + (f" ± {_g(check['k7_minus_k5_se'], 2)}" if np.isfinite(check["k7_minus_k5_se"]) else "")
-            + f": k7 > k5 {check['k7_gt_k5']}.")
+            + f" (k7 > k5: {check['k7_gt_k5']}).")
     for name, res in summary["ode"].items():
         meas = res["measured"]
         line = (f"{name} closure, ODE (8) with the measured time-dependent rates (closure error alone): "
@@ -361,22 +393,27 @@ def reaction_rate_blocks(summary: Mapping[str, Any], figure_caption: str | None 
                 + ("" if meas["ok"] else " (**solve failed**)"))
         if "fitted" in res:
             fit = res["fitted"]
-            line += (f"; with the fitted constant rates: {_g(fit['half_integral'])}, RMS {_g(fit['rms'])}"
-                     + ("" if fit["ok"] else " (**solve failed**)") + ". "
-                     + ("The closure's own error is the smaller part." if meas["half_integral"] < fit["half_integral"]
-                        else "The fitted constant rates do **better** than the measured ones: they absorb part "
-                             "of the closure's error."))
+            line += (f"; with the fitted constant rates (best multistart point Y1): {_g(fit['half_integral'])}, "
+                     f"RMS {_g(fit['rms'])}" + ("" if fit["ok"] else " (**solve failed**)") + ". "
+                     + ("The constant-rate model adds error beyond the closure's own."
+                        if meas["half_integral"] < fit["half_integral"] else
+                        "The fitted constant rates do **better** than the lattice's own rates: they compensate "
+                        "the closure's error, so they are effective parameters of the closed model rather "
+                        "than the lattice's rate constants."))
         bullets.append(line)
     blocks.append(Bullets(bullets))
     blocks.append(Figure(summary["figure"], figure_caption or
                          "Measured k1…k8 at x = 1/3 against time (pooled over replicas; black: per record "
                          "interval, dashed: time average), with the temperature steps (grey) and the 94% "
-                         "posterior intervals of the constant rates (bands)."))
+                         "posterior intervals of the constant rates (bands); an interval without any "
+                         "event (measured rate 0) is not drawn on the logarithmic axis."))
     return blocks
 
 
 __all__ = [
     "CLOSE_TO_ZERO",
+    "ESS_MIN",
+    "RHAT_MAX",
     "check_pa_statement",
     "closure_error",
     "plot_measured_rates",
