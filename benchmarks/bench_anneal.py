@@ -7,7 +7,7 @@ Usage::
         [--prng threefry2x32|rbg|unsafe_rbg] [--no-sequential] [--merge] [--quick] [--out PATH]
 
 For every lattice size ``L`` (an ``L x L`` lattice), move set and batching (one lattice, and a
-batch of ``--batch`` lattices with the robustness compositions of SPEC §1 cycled over the batch)
+batch of ``--batch`` lattices with the robustness compositions of docs/model.md §1 cycled over the batch)
 the parallel engine is compiled ahead of time (``jit(...).lower(...).compile()``: compile time
 and XLA's memory analysis are recorded), warmed up by one call, then timed over ``--repeats``
 calls of one compiled block of sweeps (``vmap`` over the batch, ``fori_loop`` over sweeps, the
@@ -40,7 +40,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 
-#: The robustness compositions of SPEC §1 (cycled over a batch of lattices).
+#: The robustness compositions of docs/model.md §1 (cycled over a batch of lattices).
 COMPOSITIONS = (0.25, 0.30, 1 / 3, 0.36, 0.42, 0.50, 0.58, 0.64, 0.70, 0.75)
 DEFAULT_SIZES = {
     "cpu": [96, 192, 384, 768, 1536, 3072],

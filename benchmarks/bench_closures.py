@@ -30,6 +30,7 @@ _COLD_SCRIPT = r"""
 import sys, time, json
 t0 = time.perf_counter()
 import meanclust_jax
+meanclust_jax.enable_float64()
 from meanclust_jax._io import load_netcdf
 from meanclust_jax.closures import fit_optimal_closure
 ds = load_netcdf(sys.argv[1])
@@ -89,6 +90,8 @@ def main() -> int:
     import meanclust_jax
     from meanclust_jax._io import save_netcdf
     from meanclust_jax.closures import PairApproximation, closure_errors, fit_optimal_closure
+
+    meanclust_jax.enable_float64()
 
     sizes = [100, 1000] if args.quick else [100, 1000, 10000]
     repeats = 2 if args.quick else 3

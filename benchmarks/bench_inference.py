@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     from meanclust_jax.ode import RATE_NAMES, solve_pairs, sparse_misfit
 
+    meanclust_jax.enable_float64()  # before the first array below
     quick = args.quick
     n_times = 201
     ts = jnp.linspace(0.0, 1.0, n_times)

@@ -5,33 +5,37 @@ Approximation" (Ahmadi, Foster, Protas). The pipeline, one module each:
 
 lattice → energy → engine (annealing) → concentrations → closures → ode → inference → reports
 
+What the paper prints or prescribes (compositions, Table II, ...) is in `meanclust_jax.paper`.
+
 !!! note "float64"
-    Importing this package switches JAX to 64-bit mode (``jax_enable_x64``): the mean-cluster
-    ODE and everything differentiated through it needs float64 (float32 gives NaN gradients and
-    runaway step counts in diffrax). The annealing engine uses explicit int8/int32/float32 dtypes
-    and is unaffected.
+    Importing this package leaves JAX's precision alone. The mean-cluster ODE and everything
+    differentiated through it (rate inference, the SA fit, the closure calibration) needs
+    float64 (float32 gives NaN gradients and runaway step counts in diffrax): call
+    ``meanclust_jax.enable_float64()`` once at the start of your program; those functions raise
+    a `RuntimeError` saying so otherwise. The ``meanclust`` command and the study switch it on
+    themselves. The annealing engine uses explicit int8/int32/float32 dtypes and runs the same
+    either way.
 """
 
 from __future__ import annotations
 
-import jax as _jax
+from ._version import __version__ as __version__
+from ._labels import PAIRS as PAIRS, SPECIES as SPECIES, TRIPLETS as TRIPLETS
+from ._precision import enable_float64 as enable_float64
 
-_jax.config.update("jax_enable_x64", True)
-
-from ._version import __version__ as __version__  # noqa: E402
-from ._labels import PAIRS as PAIRS, SPECIES as SPECIES, TRIPLETS as TRIPLETS  # noqa: E402
-
-from . import schedules as schedules  # noqa: E402
-from .concentrations import concentrations as concentrations  # noqa: E402
-from .dataset import load_trajectory as load_trajectory, save_trajectory as save_trajectory  # noqa: E402
-from .energy import (  # noqa: E402
+from . import concentrations as concentrations
+from . import paper as paper
+from . import schedules as schedules
+from .concentrations import cluster_concentrations as cluster_concentrations
+from .dataset import load_trajectory as load_trajectory, save_trajectory as save_trajectory
+from .energy import (
     ChargeNeutralityHamiltonian as ChargeNeutralityHamiltonian,
     TriangleBondHamiltonian as TriangleBondHamiltonian,
     total_energy as total_energy,
 )
-from .engine import anneal as anneal  # noqa: E402
-from .lattice import TriangularLattice as TriangularLattice  # noqa: E402
-from .closures import (  # noqa: E402
+from .engine import anneal as anneal
+from .lattice import TriangularLattice as TriangularLattice
+from .closures import (
     AbstractClosure as AbstractClosure,
     OptimalApproximation as OptimalApproximation,
     PairApproximation as PairApproximation,
@@ -41,13 +45,13 @@ from .closures import (  # noqa: E402
     load_closure as load_closure,
     mean_closure_error as mean_closure_error,
 )
-from .ode import (  # noqa: E402
+from .ode import (
     equilibrium_constants as equilibrium_constants,
     fit_sparse as fit_sparse,
     solve_pairs as solve_pairs,
     sparse_solution as sparse_solution,
 )
-from .inference import (  # noqa: E402
+from .inference import (
     DelayedRejectionMH as DelayedRejectionMH,
     RateProblem as RateProblem,
     infer_rates as infer_rates,

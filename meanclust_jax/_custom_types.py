@@ -10,7 +10,7 @@ Configuration = Int8[Array, "*batch rows cols"]
 SingletConcentrations = Float[Array, "*batch 2"]
 #: Pair concentrations ``(C_++, C_--, C_+-)``.
 PairConcentrations = Float[Array, "*batch 3"]
-#: Triplet concentrations in the SPEC §4 order of ``meanclust_jax.TRIPLETS``.
+#: Triplet concentrations in the docs/model.md §4 order of ``meanclust_jax.TRIPLETS``.
 TripletConcentrations = Float[Array, "*batch 16"]
 
 __all__ = [

@@ -1,12 +1,16 @@
-"""Atomic file writes and netCDF back-end selection (no heavy imports at module level)."""
+"""Atomic file writes, netCDF back-end selection, and the one cleaner of metadata for JSON
+files and netCDF attributes (no heavy imports at module level)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 
 @contextlib.contextmanager
@@ -55,6 +59,52 @@ def netcdf_engine() -> str:
     raise ImportError(
         "no netCDF back end is installed: install h5netcdf (pip install h5netcdf)"
     )
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-safe copy of ``value`` (``json.dumps(..., allow_nan=False)`` accepts it).
+
+    ``None``, ``bool`` and ``str`` are kept; Python and NumPy integers and finite floats become
+    Python numbers; non-finite floats become their text (``"nan"``, ``"inf"``); mappings become
+    dicts with string keys; lists, tuples and NumPy arrays become (nested) lists; anything else
+    becomes ``str(value)``.
+    """
+    import numpy as np
+
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        return v if math.isfinite(v) else str(v)
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return str(value)
+
+
+def netcdf_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """Attributes that netCDF can store: booleans as 0/1, numbers and strings as they are, lists
+    of numbers as float64 arrays, anything else as JSON text (via `jsonable`)."""
+    import numpy as np
+
+    out: dict[str, Any] = {}
+    for k, v in attrs.items():
+        if isinstance(v, (bool, np.bool_)):
+            out[k] = int(v)
+        elif isinstance(v, (int, float, str, np.integer, np.floating)):
+            out[k] = v
+        elif isinstance(v, (list, tuple)) and all(isinstance(x, (int, float)) for x in v):
+            out[k] = np.asarray(v, dtype=np.float64)
+        else:
+            out[k] = json.dumps(jsonable(v))
+    return out
 
 
 def save_netcdf(ds, path: str | os.PathLike[str]) -> None:  # noqa: ANN001 - xarray.Dataset

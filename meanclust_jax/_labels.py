@@ -1,4 +1,4 @@
-"""Cluster labels and shape weights of SPEC §4 (paper eq. (4) and Fig. 7).
+"""Cluster labels and shape weights of docs/model.md §4 (paper eq. (4) and Fig. 7).
 
 Everything that names a singlet, pair or triplet type comes from here, so that the
 annealing engine, the closures and the mean-cluster ODE agree on one order.
@@ -21,7 +21,7 @@ SHAPE_WEIGHTS: dict[str, float] = {"lin": 1.0 / 5.0, "ang": 2.0 / 5.0, "tri": 2.
 _OPEN_PATTERNS = ("+++", "---", "++-", "--+", "+-+", "-+-")
 _TRI_PATTERNS = ("+++", "---", "++-", "--+")
 
-#: The 16 triplet labels in SPEC §4 order.
+#: The 16 triplet labels in docs/model.md §4 order.
 TRIPLETS: tuple[str, ...] = (
     tuple(f"lin:{p}" for p in _OPEN_PATTERNS)
     + tuple(f"ang:{p}" for p in _OPEN_PATTERNS)

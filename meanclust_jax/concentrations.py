@@ -1,13 +1,19 @@
-"""Cluster concentrations of a configuration: singlets, pairs and the 16 triplet types (SPEC §4).
+"""Cluster concentrations of a configuration: singlets, pairs and the 16 triplet types (docs/model.md §4).
 
 Concentrations are lattice averages over every position and every orientation. The engine
 records exact integer *cluster counts* on the device (`cluster_counts`), and converts them to
 concentrations in float64 on the host (`concentrations_from_counts`), so the normalisation
-identities of SPEC §4 hold to rounding:
+identities of docs/model.md §4 hold to rounding (`cluster_concentrations` does both for any
+configuration array, in float64 whatever JAX's precision setting):
 
 * ``C_+ + C_- = 1``; ``C_++ + C_-- + 2 C_+- = 1`` (``C_+-`` is one oriented mixed bond);
 * per open shape ``C_+++ + C_--- + 2C_++- + 2C_--+ + C_+-+ + C_-+- = w``;
   triangular ``C_+++ + C_--- + 3C_++- + 3C_--+ = w``, with ``w = 1/5, 2/5, 2/5``.
+
+The package exports `cluster_concentrations` as ``meanclust_jax.cluster_concentrations``;
+``meanclust_jax.concentrations`` is this module (``meanclust_jax.concentrations.cluster_counts``).
+Calling the module, ``meanclust_jax.concentrations(sigma)``, still works for code written when
+the package exported the function under that name, with a `DeprecationWarning`.
 
 Counting: for each centre ``j`` and each unordered pair ``{i, k}`` of its neighbours of a given
 shape, classify by the centre's species ``m_j`` (0 for ``+``, 1 for ``-``) and the number
@@ -19,6 +25,11 @@ concentration is ``w`` times that.
 """
 
 from __future__ import annotations
+
+import sys
+import types
+import warnings
+from typing import NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
@@ -70,6 +81,36 @@ def cluster_counts(sigma: Configuration) -> Int[Array, "*batch 32"]:
     return jnp.concatenate(parts, axis=-1)
 
 
+class CountParts(NamedTuple):
+    """The parts of a `cluster_counts` vector, as int64 NumPy arrays (see `split_counts`)."""
+
+    #: ``(*batch,)`` number of ``-`` sites.
+    n_minus: np.ndarray
+    #: ``(*batch, 4)`` triangles holding 0..3 ``-`` sites.
+    triangle_histogram: np.ndarray
+    #: ``(*batch, 3, 3)`` bonds ``[orientation v0..v2, type ++/--/+-]``.
+    bonds: np.ndarray
+    #: ``(*batch, 3, 2, 3)`` triplet classes ``[shape lin/ang/tri, m_j, s]``.
+    triplet_classes: np.ndarray
+
+
+def split_counts(counts: np.ndarray) -> CountParts:
+    """Split `cluster_counts` output ``(*batch, 32)`` into its named parts (the one place that
+    knows the layout of the count vector)."""
+    c = np.asarray(counts, dtype=np.int64)
+    if c.ndim < 1 or c.shape[-1] != N_COUNTS:
+        raise ValueError(f"counts must have shape (..., {N_COUNTS}); got {c.shape}")
+    batch = c.shape[:-1]
+    a = 1 + N_TRI_HIST
+    b = a + N_BONDS
+    return CountParts(
+        n_minus=c[..., 0],
+        triangle_histogram=c[..., 1:a],
+        bonds=c[..., a:b].reshape(*batch, 3, 3),
+        triplet_classes=c[..., b:].reshape(*batch, 3, 2, 3),
+    )
+
+
 def concentrations_from_counts(counts: np.ndarray, n_sites: int) -> dict[str, np.ndarray]:
     """Convert `cluster_counts` output to float64 concentrations.
 
@@ -80,19 +121,19 @@ def concentrations_from_counts(counts: np.ndarray, n_sites: int) -> dict[str, np
 
     **Returns:** a dict of float64 numpy arrays: ``C_single (*batch, 2)`` (``+, -``),
     ``C_pair (*batch, 3)`` (``++, --, +-``), ``C_pair_orientation (*batch, 3, 3)`` (per bond
-    orientation ``v0, v1, v2``), ``C_triplet (*batch, 16)`` (SPEC §4 order), and
+    orientation ``v0, v1, v2``), ``C_triplet (*batch, 16)`` (docs/model.md §4 order), and
     ``triangle_histogram (*batch, 4)`` (int).
     """
-    c = np.asarray(counts, dtype=np.int64)
+    parts = split_counts(counts)
     N = float(n_sites)
-    n_minus = c[..., 0].astype(np.float64)
+    n_minus = parts.n_minus.astype(np.float64)
     C_single = np.stack([(N - n_minus) / N, n_minus / N], axis=-1)
-    bonds = c[..., 5:14].reshape(*c.shape[:-1], 3, 3).astype(np.float64)
+    bonds = parts.bonds.astype(np.float64)
     orient = bonds / N
     orient[..., 2] /= 2.0  # one oriented mixed bond
     tot = bonds.sum(axis=-2) / (3 * N)
     tot[..., 2] /= 2.0
-    cls = c[..., 14:32].reshape(*c.shape[:-1], 3, 2, 3).astype(np.float64)
+    cls = parts.triplet_classes.astype(np.float64)
     trip = {}
     for si, shape in enumerate(("lin", "ang", "tri")):
         n = _UNORDERED_PER_SITE[shape] * N
@@ -110,12 +151,12 @@ def concentrations_from_counts(counts: np.ndarray, n_sites: int) -> dict[str, np
         "C_pair": tot,
         "C_pair_orientation": orient,
         "C_triplet": C_triplet,
-        "triangle_histogram": c[..., 1:5],
+        "triangle_histogram": parts.triangle_histogram,
     }
 
 
-def concentrations(sigma: Configuration) -> dict[str, np.ndarray]:
-    """Singlet, pair and triplet concentrations of any configuration array (SPEC §4).
+def cluster_concentrations(sigma: Configuration) -> dict[str, np.ndarray]:
+    """Singlet, pair and triplet concentrations of any configuration array (docs/model.md §4).
 
     **Arguments:**
 
@@ -134,3 +175,25 @@ def concentrations(sigma: Configuration) -> dict[str, np.ndarray]:
         raise ValueError("sigma must hold only +1 (Mn, '+') and -1 (Li, '-')")
     counts = np.asarray(cluster_counts(s.astype(jnp.int8)))
     return concentrations_from_counts(counts, s.shape[-2] * s.shape[-1])
+
+
+#: The earlier name of `cluster_concentrations` (``from meanclust_jax.concentrations import
+#: concentrations`` keeps working).
+concentrations = cluster_concentrations
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as ``meanclust_jax.concentrations(sigma)`` for code written when the
+    package exported a function of that name (which hid the module)."""
+
+    def __call__(self, sigma: Configuration) -> dict[str, np.ndarray]:
+        warnings.warn(
+            "calling the module meanclust_jax.concentrations is deprecated; call "
+            "meanclust_jax.cluster_concentrations(sigma) instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return cluster_concentrations(sigma)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -1,4 +1,4 @@
-"""The periodic triangular lattice of the Li/Mn transition-metal layer (SPEC §1, paper Fig. 1, 7).
+"""The periodic triangular lattice of the Li/Mn transition-metal layer (docs/model.md §1, paper Fig. 1, 7).
 
 Sites have axial coordinates ``(a, b)``, ``0 <= a < rows``, ``0 <= b < cols``, stored as a
 ``(rows, cols)`` array. The six neighbour vectors, in cyclic (counter-clockwise) order, are
@@ -11,7 +11,7 @@ between sites is ``max(|da|, |db|, |da + db|)``.
 
 **Checkerboard tiling.** The parallel engine groups moves into phases of mutually independent
 moves: no site of one move lies within graph distance 1 of a site of another, so their energy
-changes do not interact and they commute (SPEC §3). The triangular lattice is not bipartite, so
+changes do not interact and they commute (docs/model.md §3). The triangular lattice is not bipartite, so
 a two-colour checkerboard is wrong here. We tile the lattice by the sublattice of stride
 ``(s_a, s_b)`` with ``s_a, s_b ∈ {3, 4}`` (``s_a`` dividing ``rows`` and ``s_b`` dividing ``cols``):
 
@@ -34,6 +34,8 @@ import functools
 import itertools
 
 import numpy as np
+
+from ._validate import check_float, check_int
 
 #: Neighbour vectors ``v0..v5`` in cyclic order.
 NEIGHBOUR_VECTORS: tuple[tuple[int, int], ...] = ((1, 0), (0, 1), (-1, 1), (-1, 0), (0, -1), (1, -1))
@@ -76,7 +78,7 @@ def global_residues(sa: int, sb: int) -> tuple[tuple[int, int], ...]:
 
 @dataclasses.dataclass(frozen=True)
 class TriangularLattice:
-    """A periodic ``rows x cols`` triangular lattice (SPEC §1).
+    """A periodic ``rows x cols`` triangular lattice (docs/model.md §1).
 
     **Arguments:**
 
@@ -96,8 +98,7 @@ class TriangularLattice:
     def __post_init__(self) -> None:
         for name in ("rows", "cols"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ValueError(f"{name} must be an integer, got {value!r}")
+            value = check_int(value, name)
             if value < 3 or all(value % s for s in _STRIDES):
                 raise ValueError(
                     f"{name}={value} cannot be tiled by the checkerboard: {name} must be a "
@@ -172,7 +173,7 @@ class TriangularLattice:
         ).astype(np.int32)
 
     def triangle_table(self) -> np.ndarray:
-        """``(2N, 3)`` int32 flat site indices of the up and down triangles (SPEC §1).
+        """``(2N, 3)`` int32 flat site indices of the up and down triangles (docs/model.md §1).
 
         Rows ``0..N-1`` are the up triangles ``{(a,b), (a+1,b), (a,b+1)}``, rows ``N..2N-1``
         the down triangles ``{(a+1,b), (a,b+1), (a+1,b+1)}``, indexed by ``(a, b)``.
@@ -224,13 +225,7 @@ def check_moves(moves: str) -> str:
 
 def check_composition(composition: float) -> float:
     """Return `composition` as a float if it is finite and in (0, 1), else raise `ValueError`."""
-    try:
-        x = float(composition)
-    except (TypeError, ValueError):
-        raise ValueError(f"composition must be a number in (0, 1), got {composition!r}") from None
-    if not np.isfinite(x) or not 0.0 < x < 1.0:
-        raise ValueError(f"composition={composition!r} must be a finite number in (0, 1)")
-    return x
+    return check_float(composition, "composition", minimum=0.0, maximum=1.0, open_min=True, open_max=True)
 
 
 def phases_are_independent(lattice: TriangularLattice, moves: object) -> bool:

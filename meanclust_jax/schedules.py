@@ -1,4 +1,4 @@
-"""Annealing schedules: piecewise-constant temperature programmes (SPEC §3).
+"""Annealing schedules: piecewise-constant temperature programmes (docs/model.md §3).
 
 A schedule is a sequence of steps ``(T, sweeps)``: hold temperature ``T`` (energy units,
 ``k_B = 1``) for ``sweeps`` sweeps (one sweep = ``N`` attempted swaps). Constructors:
@@ -9,12 +9,14 @@ A schedule is a sequence of steps ``(T, sweeps)``: hold temperature ``T`` (energ
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from ._validate import check_float, check_int
+from .paper import PAPER_TEMPERATURES as PAPER_TEMPERATURES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,14 +44,11 @@ class Schedule:
         for idx, step in enumerate(self.steps):
             try:
                 T, sweeps = step
-                T = float(T)
             except (TypeError, ValueError):
                 raise ValueError(f"schedule step {idx} must be a pair (T, sweeps), got {step!r}") from None
-            if not math.isfinite(T) or T <= 0:
-                raise ValueError(f"schedule step {idx}: T={T!r} must be finite and > 0 (energy units)")
-            if isinstance(sweeps, bool) or int(sweeps) != sweeps or sweeps < 1:
-                raise ValueError(f"schedule step {idx}: sweeps={sweeps!r} must be an integer >= 1")
-            clean.append((T, int(sweeps)))
+            T = check_float(T, f"schedule step {idx}: T", minimum=0.0, open_min=True)
+            sweeps = check_int(sweeps, f"schedule step {idx}: sweeps", minimum=1, allow_float=True)
+            clean.append((T, sweeps))
         object.__setattr__(self, "steps", tuple(clean))
 
     @property
@@ -79,23 +78,15 @@ def geometric(T0: float, T1: float, steps: int, sweeps: int) -> Schedule:
 
     **Raises:** `ValueError` if ``T0, T1`` are not finite and > 0 or ``steps < 1``.
     """
-    for name, T in (("T0", T0), ("T1", T1)):
-        if not (isinstance(T, (int, float)) and math.isfinite(T) and T > 0):
-            raise ValueError(f"{name}={T!r} must be finite and > 0 (energy units)")
-    if isinstance(steps, bool) or int(steps) != steps or steps < 1:
-        raise ValueError(f"steps={steps!r} must be an integer >= 1")
+    T0 = check_float(T0, "T0", minimum=0.0, open_min=True)
+    T1 = check_float(T1, "T1", minimum=0.0, open_min=True)
+    steps = check_int(steps, "steps", minimum=1, allow_float=True)
     temps = np.geomspace(T0, T1, int(steps)) if steps > 1 else np.array([T0])
     return Schedule(
         tuple((float(T), sweeps) for T in temps),
         f"geometric:T0={T0:g},T1={T1:g},steps={steps},sweeps={sweeps}",
     )
 
-
-#: Temperatures of the paper-like stepwise protocol (energy units of the charge-neutrality
-#: Hamiltonian). They start well inside the disordered phase, lower in steps through the
-#: ordering of the x = 1/3 layer (which sets in near T ≈ 0.2 on our lattices), and end in the
-#: ordered state.
-PAPER_TEMPERATURES: tuple[float, ...] = (1.0, 0.6, 0.4, 0.3, 0.25, 0.2, 0.17, 0.14, 0.11, 0.08, 0.05)
 
 
 def paper(sweeps_per_step: int = 1000) -> Schedule:
@@ -104,10 +95,9 @@ def paper(sweeps_per_step: int = 1000) -> Schedule:
     the disordered to the ordered state.
 
     The paper does not print its temperatures; ours are chosen for the charge-neutrality
-    Hamiltonian in its own units (see `PAPER_TEMPERATURES`).
+    Hamiltonian in its own units (`meanclust_jax.paper.PAPER_TEMPERATURES`).
     """
-    if isinstance(sweeps_per_step, bool) or int(sweeps_per_step) != sweeps_per_step or sweeps_per_step < 1:
-        raise ValueError(f"sweeps_per_step={sweeps_per_step!r} must be an integer >= 1")
+    sweeps_per_step = check_int(sweeps_per_step, "sweeps_per_step", minimum=1, allow_float=True)
     return Schedule(
         tuple((T, int(sweeps_per_step)) for T in PAPER_TEMPERATURES),
         f"paper:sweeps_per_step={sweeps_per_step}",

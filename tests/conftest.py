@@ -1,4 +1,6 @@
-"""Shared test fixtures. Importing meanclust_jax switches JAX to float64."""
+"""Shared test fixtures. The tests run in float64, switched on here explicitly (importing
+meanclust_jax leaves JAX's precision alone; `tests/test_precision.py` checks that in a fresh
+process)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ import itertools
 import jax
 import pytest
 
-import meanclust_jax  # noqa: F401  (enables float64)
+import meanclust_jax
+
+meanclust_jax.enable_float64()
 
 
 @pytest.fixture

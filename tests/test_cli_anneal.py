@@ -64,5 +64,5 @@ def test_readme_python_api():
     ds = mc.anneal(jax.random.key(0), mc.TriangularLattice(12, 12), mc.ChargeNeutralityHamiltonian(),
                    schedule=mc.schedules.paper(sweeps_per_step=20), composition=1 / 3, moves="local",
                    progress=False)
-    c = mc.concentrations(ds.final_configuration.values)
+    c = mc.cluster_concentrations(ds.final_configuration.values)
     np.testing.assert_allclose(c["C_pair"], ds.C_pair.values[-1])

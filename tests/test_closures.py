@@ -1,10 +1,11 @@
 """Closures as formulas: PA, SA and OA on hand-computed inputs, the random lattice, bad input,
-projection onto the feasible set, JSON I/O (paper Section IV, Tables I–III; SPEC §4–5)."""
+projection onto the feasible set, JSON I/O (paper Section IV, Tables I–III; docs/model.md §4–5)."""
 
 from __future__ import annotations
 
 import json
 import math
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -22,12 +23,15 @@ from meanclust_jax.closures import (
     PairApproximation,
     SparseApproximation,
     closure_errors,
+    closure_kinds,
     constraint_violation,
     load_closure,
     mean_closure_error,
     project_exponents,
+    register_closure,
 )
 from meanclust_jax.closures import _structure as S
+from meanclust_jax.closures._base import _REGISTRY as _closure_registry
 from meanclust_jax.closures._projection import check_feasible, packed_bounds, project_packed
 
 # A generic, correlated state: C_+ = 0.6, C_+- = 0.15 → C_++ = 0.45, C_-- = 0.25.
@@ -141,7 +145,7 @@ def test_pa_exact_on_analytic_uncorrelated_lattice():
 
 
 def test_pa_exact_on_sampled_random_lattice_up_to_sampling_error():
-    """Independent random 48x48 lattices (SPEC §4 counting, written in the test helpers): the PA
+    """Independent random 48x48 lattices (docs/model.md §4 counting, written in the test helpers): the PA
     residual of every type has mean zero within 4.5 standard errors (computed from the records),
     while SA's residuals are hundreds of standard errors away from zero."""
     n = 40
@@ -397,3 +401,47 @@ def test_json_bad_files_raise(tmp_path, edit, match):
         load_closure(path)
     with pytest.raises(FileNotFoundError):
         load_closure(tmp_path / "missing.json")
+
+
+def test_registry_loads_a_new_closure_family(tmp_path):
+    """A closure class registers itself by ``kind``; `load_closure` finds it without any edit of
+    the JSON module, and a kind cannot be taken twice."""
+
+    @register_closure
+    class HalfPair(AbstractClosure):  # not a monomial closure: its own JSON fields
+        factor: float
+        kind: ClassVar[str] = "test-half-pair"
+
+        def __call__(self, C_single, C_pair):
+            return self.factor * PairApproximation()(C_single, C_pair)
+
+        def to_json_dict(self):
+            return {"kind": self.kind, "factor": self.factor}
+
+        @classmethod
+        def from_json_dict(cls, data):
+            return cls(float(data["factor"]))
+
+    try:
+        assert closure_kinds()["test-half-pair"] is HalfPair
+        assert {"pair", "sparse", "optimal"} <= set(closure_kinds())
+        HalfPair(0.5).save(tmp_path / "half.json")
+        back = load_closure(tmp_path / "half.json")
+        assert isinstance(back, HalfPair) and back.factor == 0.5
+        np.testing.assert_allclose(back(jnp.asarray(CS), jnp.asarray(CP)),
+                                   0.5 * PairApproximation()(jnp.asarray(CS), jnp.asarray(CP)))
+
+        class Impostor(HalfPair):
+            kind: ClassVar[str] = "pair"
+
+        with pytest.raises(ValueError, match="kind='pair' is already taken"):
+            register_closure(Impostor)
+        with pytest.raises(ValueError, match="not registered"):
+            Impostor(1.0).save(tmp_path / "impostor.json")
+        with pytest.raises(ValueError, match="not a subclass of AbstractClosure"):
+            register_closure(dict)
+    finally:
+        _closure_registry.pop("test-half-pair", None)
+    (tmp_path / "half.json").write_text(json.dumps({"kind": "test-half-pair", "factor": 0.5}))
+    with pytest.raises(ValueError, match=r'"kind" must be one of \[.*optimal.*\]'):
+        load_closure(tmp_path / "half.json")

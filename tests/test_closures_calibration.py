@@ -1,4 +1,4 @@
-"""Calibration of the optimal approximation (paper eqs. (15)–(16), Table II; SPEC §5):
+"""Calibration of the optimal approximation (paper eqs. (15)–(16), Table II; docs/model.md §5):
 constraints, recovery of known exponents, agreement with SciPy SLSQP, OA ≥ PA where PA is
 feasible. The "annealing" data here come from the small NumPy Metropolis anneal of the test
 helpers (the engine's own anneal is used in ``test_closures_engine.py``)."""

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from test_closures_helpers import anneal_dataset, random_lattice_dataset
 
+from meanclust_jax._cf import missing_cf
 from meanclust_jax._io import save_netcdf
 from meanclust_jax.cli import main
 from meanclust_jax.closures import (
@@ -90,6 +91,7 @@ def test_study_and_figures(runs, tmp_path):
     study, fitted = cross_stoichiometry_study(datasets, calibrate_at=(0.5,), regularizations=("hard", "soft"))
     assert list(study.closure.values) == ["PA", "SA", "OA-hard-1/2", "OA-soft-1/2"]
     assert study["mean_error"].shape == (4, 2)
+    assert missing_cf(study) == [] and study.attrs["Conventions"] == "CF-1.10"
     np.testing.assert_allclose(study["mean_error"].values, study["errors"].mean("triplet").values)
     assert float(study["improvement_over_pa"].sel(closure="PA")) == 0.0
     e = study["mean_error"]

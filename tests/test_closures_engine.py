@@ -1,6 +1,6 @@
 """Closures on the engine's own anneals (issue 3, validation): OA-hard vs PA at x = 1/3,
 projected gradient vs SLSQP on real annealing data, and the cross-stoichiometry study of
-SA/OA vs PA over the ten compositions of SPEC §1 (paper Section VI.C)."""
+SA/OA vs PA over the ten compositions of docs/model.md §1 (paper Section VI.C)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ STEPS = [(1.0, 10), (0.6, 10), (0.4, 10), (0.3, 10), (0.25, 10), (0.2, 10), (0.1
 
 @pytest.fixture(scope="module")
 def anneals():
-    """One 24x24 anneal (global swaps, as in the paper's data) per composition of SPEC §1, run
+    """One 24x24 anneal (global swaps, as in the paper's data) per composition of docs/model.md §1, run
     as replicas of one compiled engine call; returns {x: dataset}."""
     import jax
 
@@ -119,7 +119,7 @@ def test_projected_gradient_agrees_with_slsqp_at_x_one_half_soft(anneals):
 
 
 def test_composition_is_read_per_replica(anneals):
-    from meanclust_jax.closures._data import read_trajectories
+    from meanclust_jax.dataset import read_trajectories
 
     for x, ds in anneals.items():
         assert read_trajectories(ds).composition == pytest.approx(x)

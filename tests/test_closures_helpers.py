@@ -1,11 +1,11 @@
 """Independent NumPy helpers for the closure tests (and tests of the helpers themselves).
 
 * `count_concentrations`: singlet, pair and triplet concentrations of one configuration on a
-  periodic triangular lattice in axial coordinates (SPEC §1, §4), written from scratch with
+  periodic triangular lattice in axial coordinates (docs/model.md §1, §4), written from scratch with
   the six neighbour directions in cyclic order, so that it does not share code with the package.
 * `random_lattice_dataset`: a "trajectory" of independent uncorrelated lattices at fixed
   composition (infinite temperature), where the pair approximation is exact.
-* `anneal_dataset`: a tiny sequential Metropolis anneal (global swaps, SPEC §2 Hamiltonian
+* `anneal_dataset`: a tiny sequential Metropolis anneal (global swaps, docs/model.md §2 Hamiltonian
   ``E = (1/4) Σ_bonds σ_i σ_j``), used as stand-in "real annealing data" for optimiser tests.
 * `synthetic_dataset`: triplets generated exactly by a known closure.
 """
@@ -96,7 +96,7 @@ def random_lattice_dataset(rng, rows: int, cols: int, x: float, n_records: int) 
 def anneal_dataset(
     seed: int, rows: int, cols: int, x: float, temperatures, sweeps_per_step: int, record_every: int
 ) -> xr.Dataset:
-    """Sequential Metropolis anneal with global swaps of the SPEC §2 Hamiltonian (AFM Ising,
+    """Sequential Metropolis anneal with global swaps of the docs/model.md §2 Hamiltonian (AFM Ising,
     coupling 1/4 per bond), stepwise schedule. Pure Python; keep it small."""
     rng = np.random.default_rng(seed)
     sigma = random_config(rng, rows, cols, x)
@@ -158,7 +158,7 @@ def synthetic_dataset(closure, x: float, n_records: int = 200) -> xr.Dataset:
 
 
 def test_counter_identities_spec_section_4():
-    """SPEC §4 identities on a random configuration (exact, not statistical)."""
+    """docs/model.md §4 identities on a random configuration (exact, not statistical)."""
     rng = np.random.default_rng(1)
     sigma = random_config(rng, 12, 15, 0.4)
     Cs, Cp, Ct = count_concentrations(sigma)

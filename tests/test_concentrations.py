@@ -1,4 +1,4 @@
-"""Cluster concentrations of configurations (SPEC §4): normalisation and a brute-force count."""
+"""Cluster concentrations of configurations (docs/model.md §4): normalisation and a brute-force count."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Engines against exact enumeration and against each other (SPEC §3); run-level guarantees."""
+"""Engines against exact enumeration and against each other (docs/model.md §3); run-level guarantees."""
 
 from __future__ import annotations
 
@@ -247,13 +247,15 @@ def test_chained_run_refuses_another_lattice_or_composition():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        (dict(composition=1.2), "composition=1.2 must be a finite number in \\(0, 1\\)"),
+        (dict(composition=1.2), r"composition must be a finite number in \(0, 1\), got 1.2"),
         (dict(composition=float("nan")), "composition"),
         (dict(composition=0.001), "leaves no site"),
         (dict(moves="diagonal"), "moves='diagonal'"),
         (dict(engine="gpu"), "engine='gpu'"),
-        (dict(record_every=0), "record_every=0"),
-        (dict(replicas=0), "replicas=0"),
+        (dict(record_every=0), r"record_every \(sweeps\) must be an integer >= 1, got 0"),
+        (dict(replicas=0), "replicas must be an integer >= 1, got 0"),
+        (dict(replicas=True), "replicas must be an integer >= 1, got True"),
+        (dict(snapshots=1.5), "snapshots must be an integer >= 0, got 1.5"),
     ],
 )
 def test_bad_input_raises(kwargs, match):
@@ -264,11 +266,11 @@ def test_bad_input_raises(kwargs, match):
 
 
 def test_bad_schedules_raise():
-    with pytest.raises(ValueError, match="T=0.0 must be finite and > 0"):
+    with pytest.raises(ValueError, match=r"schedule step 0: T must be a finite number > 0, got 0.0"):
         schedules.constant(0.0, 10)
-    with pytest.raises(ValueError, match="T=inf"):
+    with pytest.raises(ValueError, match="T must be a finite number > 0, got inf"):
         schedules.constant(float("inf"), 10)
-    with pytest.raises(ValueError, match="sweeps=0"):
+    with pytest.raises(ValueError, match="sweeps must be an integer >= 1, got 0"):
         schedules.constant(0.5, 0)
     with pytest.raises(ValueError, match="unknown"):
         schedules.parse("linear:T0=1")

@@ -159,13 +159,17 @@ def test_bad_sampling_input_raises(synthetic):  # noqa: ANN001
         rate_posterior_model(problem, upper=1.0, free=("k9",))
 
 
-def _run_dataset() -> xr.Dataset:
-    data = _sa_data()
-    n = data.num_times
+def _run_dataset(alpha=-ALPHA_TRUE) -> xr.Dataset:  # noqa: ANN001
+    """A trajectory file of the SA model. With the default (positive) ``α`` the concentrations
+    relax and stay in [0, 1]; the paper's negative ``α`` drive ``C_--`` below 0 by t ≈ 1.3, which
+    the trajectory reader refuses."""
+    clean = sparse_solution(alpha, C_PAIR0, TS)
+    C_pair = np.asarray(clean + 1e-3 * jax.random.normal(jax.random.key(42), clean.shape))
+    n = C_pair.shape[0]
     return xr.Dataset(
         {
             "C_single": (("time", "species"), np.broadcast_to(np.asarray(C_SINGLE), (n, 2))),
-            "C_pair": (("time", "pair"), np.asarray(data.C_pair)),
+            "C_pair": (("time", "pair"), C_pair),
             "temperature": (("time",), np.linspace(2.0, 0.1, n)),
         },
         coords={"time": np.asarray(TS) * 10, "species": ["+", "-"], "pair": ["++", "--", "+-"]},
@@ -194,6 +198,10 @@ def test_cli_infer_rates_sa(tmp_path, capsys):  # noqa: ANN001
     assert "--samples must be an integer >= 1" in capsys.readouterr().err
     code = main(["infer-rates", str(run), "--closure", "nope.json", "--out", str(out)])
     assert code == 2
+    save_netcdf(_run_dataset(ALPHA_TRUE), run)  # C_-- < 0: not a trajectory
+    code = main(["infer-rates", str(run), "--closure", "sa", "--out", str(out)])
+    assert code == 2
+    assert "dataset['C_pair'] must lie in [0, 1]" in capsys.readouterr().err
 
 
 def test_figures(tmp_path):  # noqa: ANN001

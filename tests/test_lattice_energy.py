@@ -1,4 +1,4 @@
-"""Lattice tiling, energies, local dE and the Ising identity (SPEC §1-3)."""
+"""Lattice tiling, energies, local dE and the Ising identity (docs/model.md §1-3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The closed mean-cluster ODE (SPEC §6): conservation, SA closed form, Q(K), failures, input."""
+"""The closed mean-cluster ODE (docs/model.md §6): conservation, SA closed form, Q(K), failures, input."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from meanclust_jax.cli import main
-from meanclust_jax.closures._structure import param_names
+from meanclust_jax.closures import param_names
 from meanclust_jax.reports import paper_values
 from meanclust_jax.reports.markup import Figure, Heading, Paragraph, Table, to_html, to_markdown
 from meanclust_jax.study import STAGES, StudyConfig
@@ -108,6 +109,16 @@ def test_markup_renders_and_escapes() -> None:
         to_markdown([Table(["a", "b"], [["only one"]])])
 
 
+def test_html_embeds_figures(tmp_path) -> None:  # noqa: ANN001
+    (tmp_path / "figures").mkdir()
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(40))
+    (tmp_path / "figures" / "f.png").write_bytes(png)
+    blocks = [Figure("figures/f.png", "here"), Figure("figures/missing.png", "gone")]
+    html = to_html(blocks, "t", embed_from=tmp_path)
+    assert f'src="data:image/png;base64,{base64.b64encode(png).decode()}"' in html
+    assert 'src="figures/missing.png"' in html  # not found: stays a link
+
+
 # --------------------------------------------------------------------------- end to end
 
 
@@ -137,14 +148,16 @@ def _check_artefacts(out: Path, cfg: StudyConfig) -> None:
             assert post[site].shape == (cfg.chains, draws, dim), (stem, sampler)
             assert "F" in post and np.isfinite(post["F"].values).any()
     figures = sorted(p.name for p in (out / "figures").iterdir())
-    assert len(figures) == 12  # SPEC §8 figures and the measured reaction rates (issue 11)
+    assert len(figures) == 12  # docs/model.md §8 figures and the measured reaction rates (issue 11)
     for f in figures:
         assert (out / "figures" / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f
     report = (out / "report.md").read_text(encoding="utf-8")
     html = (out / "report.html").read_text(encoding="utf-8")
     for f in figures:
         assert f"(figures/{f})" in report, f"report.md does not show {f}"
-        assert f'src="figures/{f}"' in html, f"report.html does not show {f}"
+        data = base64.b64encode((out / "figures" / f).read_bytes()).decode("ascii")
+        assert f'src="data:image/png;base64,{data}"' in html, f"report.html does not embed {f}"
+    assert 'src="figures/' not in html  # self-contained: no link to a file beside it
     for heading in ("Table II", "Figs. 11, 12", "Figs. 13, 14", "36.13", "Measured reaction rates", "k7 > k5"):
         assert heading in report
     x13 = load_trajectory(out / "trajectories" / f"x{1 / 3:.4f}.nc")

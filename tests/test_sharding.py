@@ -1,4 +1,4 @@
-"""Sharding the replica axis across devices gives bit-identical datasets (SPEC §3, issue 6).
+"""Sharding the replica axis across devices gives bit-identical datasets (docs/model.md §3, issue 6).
 
 JAX fixes its device count when it initialises, so the run happens in a subprocess started with
 ``XLA_FLAGS=--xla_force_host_platform_device_count=4`` and ``JAX_PLATFORMS=cpu``: four virtual

@@ -33,7 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``meanclust`` console script."""
+    """Entry point of the ``meanclust`` console script (switches JAX to float64 first)."""
+    from .._precision import enable_float64
+
+    enable_float64()
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:

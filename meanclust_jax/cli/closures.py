@@ -78,16 +78,16 @@ def _load_closure_arg(text: str):
 
 
 def _fit_closures(args: argparse.Namespace) -> int:
-    from .._io import load_netcdf
     from ..closures import (
         PairApproximation,
         error_table,
         exponent_table,
         fit_optimal_closure,
     )
+    from ..dataset import load_trajectory
 
     overrides = {k: getattr(args, k) for k in ("beta1", "beta2", "delta") if hasattr(args, k)}
-    ds = load_netcdf(args.run)
+    ds = load_trajectory(args.run, need_triplets=True)
     closure, report = fit_optimal_closure(
         ds, args.regularization, bounds=overrides or None, num_starts=args.starts, seed=args.seed
     )
@@ -115,16 +115,15 @@ def _fit_closures(args: argparse.Namespace) -> int:
 def _evaluate_closures(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .._io import load_netcdf
     from ..closures import PairApproximation, closure_errors, error_table
-    from ..closures._data import read_trajectories
+    from ..dataset import load_trajectory, read_trajectories
 
     closure = _load_closure_arg(args.closure)
     pa = PairApproximation()
     rows = []
     for path in args.runs:
-        ds = load_netcdf(path)
-        x = read_trajectories(ds, need_triplets=True).composition
+        ds = load_trajectory(path, need_triplets=True)
+        x = read_trajectories(ds, need_triplets=False).composition
         J = closure_errors(closure, ds)
         J_pa = closure_errors(pa, ds)
         rows.append((x, path, float(J.mean()), float(J_pa.mean())))

@@ -103,7 +103,8 @@ def _infer_rates(args: argparse.Namespace) -> int:
     import jax
     import numpy as np
 
-    from .._io import load_netcdf
+    from .._validate import check_int
+    from ..dataset import load_trajectory
     from ..inference import (
         PairData,
         diagnostics,
@@ -114,12 +115,10 @@ def _infer_rates(args: argparse.Namespace) -> int:
         save_posterior,
     )
 
-    if args.samples < 1:
-        raise ValueError(f"--samples must be an integer >= 1, got {args.samples}")
-    if args.chains < 1:
-        raise ValueError(f"--chains must be an integer >= 1, got {args.chains}")
-    if args.warmup is not None and args.warmup < 0:
-        raise ValueError(f"--warmup must be an integer >= 0, got {args.warmup}")
+    check_int(args.samples, "--samples", minimum=1)
+    check_int(args.chains, "--chains", minimum=1)
+    if args.warmup is not None:
+        check_int(args.warmup, "--warmup", minimum=0)
     replica = args.replica if args.replica == "mean" else int(args.replica)
     samplers = ("nuts", "drmh") if args.sampler == "both" else (args.sampler,)
     outputs = _outputs(args.out, samplers)
@@ -128,7 +127,7 @@ def _infer_rates(args: argparse.Namespace) -> int:
         if not parent.is_dir():
             raise ValueError(f"--out: folder {str(parent)!r} does not exist")
 
-    ds = load_netcdf(args.run)
+    ds = load_trajectory(args.run)
     data = PairData.from_dataset(ds, time_scale=args.time_scale, replica=replica)
     key = jax.random.key(args.seed)
     attrs = {"run": os.path.abspath(args.run), "time_scale": args.time_scale, "seed": args.seed}

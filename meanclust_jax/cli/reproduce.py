@@ -3,7 +3,7 @@
     meanclust reproduce [--out DIR] [--size N] [--quick] [--device cpu|gpu] [--seed S]
 
 Anneals the ten compositions with our engine, fits PA/OA/SA closures and compares them across
-compositions, infers the rates with NUTS and DR-MH, draws every figure of SPEC §8 and writes
+compositions, infers the rates with NUTS and DR-MH, draws every figure of docs/model.md §8 and writes
 ``DIR/report.md`` and ``DIR/report.html`` (layout: `meanclust_jax.reports.study_report`).
 Finished stages are recorded in ``DIR/stages/``; running the same command again resumes after
 the last finished stage.

@@ -1,4 +1,4 @@
-"""The closure interface shared by every closure (paper Section IV, SPEC §5).
+"""The closure interface shared by every closure (paper Section IV, docs/model.md §5).
 
 A closure replaces each triplet concentration of the mean-cluster hierarchy by a function
 ``g_τ(C_+, C_-, C_++, C_--, C_+-)`` of singlet and pair concentrations (eq. (8)). Every closure of
@@ -8,12 +8,19 @@ the paper (pair, optimal and sparse approximation; Tables I and III) is a monomi
 
 so `AbstractMonomialClosure` evaluates all of them from their exponent tables, and each can
 print itself as a table of formulas.
+
+Saving and loading: a closure class that can be written to JSON registers itself under its
+``kind`` with `register_closure` (``@register_closure`` on the class); `load_closure` looks the
+``"kind"`` of a file up in that registry, so a new closure family needs no edit elsewhere.
 """
 
 from __future__ import annotations
 
 import abc
+import json
 import os
+from collections.abc import Mapping
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -27,6 +34,7 @@ from .._custom_types import (
     SingletConcentrations,
     TripletConcentrations,
 )
+from .._io import write_text_atomic
 from .._labels import PAIRS, SPECIES, TRIPLETS
 from . import _structure as S
 
@@ -37,7 +45,7 @@ class AbstractClosure(eqx.Module):
     Subclasses implement `__call__`. Any leading batch shape is allowed: ``C_single`` has shape
     ``(*batch, 2)`` ordered ``(C_+, C_-)``, ``C_pair`` has shape ``(*batch, 3)`` ordered
     ``(C_++, C_--, C_+-)``; the result has shape ``(*batch, 16)`` in the order of
-    ``meanclust_jax.TRIPLETS`` (SPEC §4), already multiplied by the shape weight ``w``.
+    ``meanclust_jax.TRIPLETS`` (docs/model.md §4), already multiplied by the shape weight ``w``.
     The two batch shapes are broadcast against each other (so a constant ``C_single`` of shape
     ``(2,)`` may be combined with a time series ``C_pair`` of shape ``(times, 3)``).
     """
@@ -47,6 +55,104 @@ class AbstractClosure(eqx.Module):
         self, C_single: SingletConcentrations, C_pair: PairConcentrations
     ) -> TripletConcentrations:
         raise NotImplementedError
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The JSON object written by `save`, with a ``"kind"`` key naming the registered class.
+
+        Closures that can be saved override this (and `from_json_dict`) and are registered with
+        `register_closure`.
+
+        **Raises:**
+
+        - `NotImplementedError` for a closure class that cannot be saved.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot be saved: implement to_json_dict/from_json_dict and "
+            "register the class with meanclust_jax.closures.register_closure"
+        )
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any]) -> AbstractClosure:
+        """Inverse of `to_json_dict` (called by `load_closure` for the file's ``"kind"``).
+
+        **Raises:**
+
+        - `ValueError` if `data` does not describe a closure of this class.
+        """
+        raise NotImplementedError(f"{cls.__name__} cannot be loaded from JSON")
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the closure to ``path`` as JSON, atomically (see `load_closure`).
+
+        **Raises:**
+
+        - `ValueError` if the folder of ``path`` does not exist or is not writable, or the
+          closure's class is not registered (`register_closure`).
+        """
+        data = self.to_json_dict()
+        kind = data.get("kind")
+        if _REGISTRY.get(kind) is not type(self):
+            raise ValueError(
+                f"{type(self).__name__} is not registered under kind={kind!r}; decorate it with "
+                "@register_closure so that load_closure can read the file back"
+            )
+        write_text_atomic(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+#: The closure classes that can be saved and loaded, by ``kind`` (see `register_closure`).
+_REGISTRY: dict[str, type[AbstractClosure]] = {}
+
+
+def register_closure(cls: type[AbstractClosure]) -> type[AbstractClosure]:
+    """Class decorator: register a closure class under its ``kind`` for `load_closure`.
+
+    The class must be a concrete subclass of `AbstractClosure` with a class attribute ``kind``
+    (a non-empty string, written as ``"kind"`` in the JSON file) and implement ``to_json_dict``
+    and the class method ``from_json_dict``. `AbstractMonomialClosure` implements both for any
+    closure given by its exponents and constructed without arguments.
+
+    **Arguments:**
+
+    - `cls`: the class.
+
+    **Returns:**
+
+    `cls`, unchanged.
+
+    **Raises:**
+
+    - `ValueError` if `cls` is not a subclass of `AbstractClosure`, has no string ``kind``, or
+      another class is already registered under that ``kind``.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, AbstractClosure)):
+        raise ValueError(f"register_closure: {cls!r} is not a subclass of AbstractClosure")
+    kind = getattr(cls, "kind", None)
+    if not isinstance(kind, str) or not kind:
+        raise ValueError(f"register_closure: {cls.__name__} needs a class attribute kind (a non-empty str)")
+    old = _REGISTRY.get(kind)
+    if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise ValueError(
+            f"register_closure: kind={kind!r} is already taken by {old.__module__}.{old.__qualname__}"
+        )
+    _REGISTRY[kind] = cls
+    return cls
+
+
+def closure_kinds() -> dict[str, type[AbstractClosure]]:
+    """The registered closure classes by ``kind`` (a fresh dict), e.g. ``{"pair": PairApproximation, ...}``."""
+    return dict(_REGISTRY)
+
+
+def closure_class(kind: str) -> type[AbstractClosure]:
+    """The closure class registered under ``kind``.
+
+    **Raises:**
+
+    - `ValueError` naming the registered kinds if ``kind`` is not one of them.
+    """
+    if not isinstance(kind, str) or kind not in _REGISTRY:
+        raise ValueError(f'"kind" must be one of {sorted(_REGISTRY)}; got {kind!r}')
+    return _REGISTRY[kind]
 
 
 def _check_last_axis(C_single, C_pair) -> None:
@@ -74,7 +180,7 @@ def monomial_triplets(
     C_single: SingletConcentrations,
     C_pair: PairConcentrations,
 ) -> TripletConcentrations:
-    """Evaluate ``g_τ = w_τ Π_q C_q^{γ_τq} / Π_r C_r^{ξ_τr}`` for all 16 types (SPEC §5).
+    """Evaluate ``g_τ = w_τ Π_q C_q^{γ_τq} / Π_r C_r^{ξ_τr}`` for all 16 types (docs/model.md §5).
 
     **Arguments:**
 
@@ -85,7 +191,7 @@ def monomial_triplets(
 
     **Returns:**
 
-    Float array of shape ``(*batch, 16)`` (broadcast batch shape), SPEC §4 order, including
+    Float array of shape ``(*batch, 16)`` (broadcast batch shape), docs/model.md §4 order, including
     the shape weight ``w_τ``.
     """
     _check_last_axis(C_single, C_pair)
@@ -180,7 +286,7 @@ class AbstractMonomialClosure(AbstractClosure):
     @abc.abstractmethod
     def exponents(self) -> tuple[Float[Array, "16 3"], Float[Array, "16 2"]]:
         """Exponent tables ``(gamma, xi)`` of shapes ``(16, 3)`` (on ``C_++, C_--, C_+-``) and
-        ``(16, 2)`` (on ``C_+, C_-``), rows in SPEC §4 order."""
+        ``(16, 2)`` (on ``C_+, C_-``), rows in docs/model.md §4 order."""
         raise NotImplementedError
 
     def __call__(
@@ -196,7 +302,7 @@ class AbstractMonomialClosure(AbstractClosure):
 
         **Returns:**
 
-        Float array of shape ``(*batch, 16)`` in SPEC §4 order, including the shape weight.
+        Float array of shape ``(*batch, 16)`` in docs/model.md §4 order, including the shape weight.
         No value checks are made here (this runs inside ODE solvers); use
         `meanclust_jax.closures.check_concentrations` on user data.
 
@@ -254,7 +360,7 @@ class AbstractMonomialClosure(AbstractClosure):
                 lines.append("  ".join("-" * w for w in widths))
         return "\n".join(lines)
 
-    def to_json_dict(self) -> dict:
+    def to_json_dict(self) -> dict[str, Any]:
         """The JSON representation written by `save` (format of issue 3, deliverable 4)."""
         return {
             "kind": self.kind,
@@ -264,13 +370,19 @@ class AbstractMonomialClosure(AbstractClosure):
             "source": {},
         }
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the closure to ``path`` as JSON, atomically (see `load_closure`).
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any]) -> AbstractMonomialClosure:
+        """A closure without parameters (pair, sparse) from its JSON object; the exponents the
+        file lists (for reference) must equal the closure's own.
 
         **Raises:**
 
-        - `ValueError` if the folder of ``path`` does not exist or is not writable.
+        - `ValueError` if the listed exponents are malformed or differ from the closure's.
         """
-        from ._io import save_closure
-
-        save_closure(self, path)
+        closure = cls()
+        if data.get("exponents") is not None:
+            gamma, xi = S.exponents_from_table(data["exponents"])
+            g, x = closure.exponents()
+            if not (np.allclose(gamma, np.asarray(g)) and np.allclose(xi, np.asarray(x))):
+                raise ValueError(f'"exponents" of a {cls.kind!r} closure differ from that closure\'s own')
+        return closure

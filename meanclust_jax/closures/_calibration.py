@@ -1,4 +1,4 @@
-"""Calibration of the optimal approximation on annealing data (paper eqs. (15)–(16); SPEC §5).
+"""Calibration of the optimal approximation on annealing data (paper eqs. (15)–(16); docs/model.md §5).
 
 For each triplet type τ separately we solve
 
@@ -35,7 +35,6 @@ In the tests the optima agree with SciPy's SLSQP on the same objective to ~1e-14
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,9 +44,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .._io import jsonable
 from .._labels import TRIPLETS
+from .._precision import require_float64
+from .._validate import check_int
+from ..dataset import read_trajectories
 from . import _structure as S
-from ._data import read_trajectories
 from ._optimal import OptimalApproximation, bounds_to_json, constraint_violation, resolve_bounds
 from ._projection import check_feasible, packed_bounds, project_packed
 
@@ -352,16 +354,18 @@ def fit_optimal_closure(
 
     - `ValueError` on an invalid dataset (see `closure_errors`), an unknown regularisation, or
       bounds that leave some type with no feasible exponents.
+    - `RuntimeError` if float64 is off (call `meanclust_jax.enable_float64()` first).
     """
     from ._errors import closure_errors
     from ._pair import PairApproximation
 
+    require_float64("fit_optimal_closure")
     b = resolve_bounds(regularization, bounds)
     check_feasible(b)
-    if num_starts < 1:
-        raise ValueError(f"num_starts must be >= 1; got {num_starts}")
-    if adam_steps < 1 or polish_steps < 0:
-        raise ValueError(f"adam_steps must be >= 1 and polish_steps >= 0; got {adam_steps}, {polish_steps}")
+    num_starts = check_int(num_starts, "num_starts", minimum=1)
+    adam_steps = check_int(adam_steps, "adam_steps", minimum=1)
+    polish_steps = check_int(polish_steps, "polish_steps", minimum=0)
+    polish_starts = check_int(polish_starts, "polish_starts", minimum=1)
     traj = read_trajectories(dataset, need_triplets=True)
     prob = _problem_from_arrays(traj.C_single, traj.C_pair, traj.C_triplet, traj.weights)
     lower, upper = packed_bounds(b)
@@ -392,7 +396,7 @@ def fit_optimal_closure(
         "records": int(traj.times.shape[0]),
         "trajectories": int(traj.C_pair.shape[0]),
         "time_span": [float(traj.times[0]), float(traj.times[-1])],
-        "attrs": {k: _jsonable(v) for k, v in traj.attrs.items()},
+        "attrs": jsonable(traj.attrs),
     }
     from .._version import __version__
 
@@ -424,12 +428,3 @@ def fit_optimal_closure(
     )
     return closure, report
 
-
-def _jsonable(v):
-    if isinstance(v, (str, bool, int, float)) or v is None:
-        return v if not (isinstance(v, float) and not math.isfinite(v)) else str(v)
-    if isinstance(v, np.generic):
-        return _jsonable(v.item())
-    if isinstance(v, (list, tuple, np.ndarray)):
-        return [_jsonable(x) for x in np.asarray(v).ravel().tolist()]
-    return str(v)

@@ -1,4 +1,4 @@
-"""Accuracy of a closure on a trajectory: ``J_τ`` (eq. (15)) and ``ℰ`` (eq. (30)); SPEC §5."""
+"""Accuracy of a closure on a trajectory: ``J_τ`` (eq. (15)) and ``ℰ`` (eq. (30)); docs/model.md §5."""
 
 from __future__ import annotations
 
@@ -8,12 +8,30 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._labels import TRIPLETS
+from ..dataset import read_trajectories
 from ._base import AbstractClosure, AbstractMonomialClosure, monomial_triplets_numpy
-from ._data import read_trajectories
 
 
-def _predict(closure: AbstractClosure, C_single: np.ndarray, C_pair: np.ndarray) -> np.ndarray:
-    """Closure values on checked data; monomial closures are evaluated in NumPy (no compile)."""
+def predict_triplets(closure: AbstractClosure, C_single: np.ndarray, C_pair: np.ndarray) -> np.ndarray:
+    """The closure's triplet concentrations ``g_τ(C(t))`` on checked data, as a NumPy array.
+
+    Monomial closures are evaluated in NumPy (no JAX compilation); any other closure is called.
+
+    **Arguments:**
+
+    - `closure`: any `AbstractClosure`.
+    - `C_single`: float array ``(*batch, 2)``, ``(C_+, C_-)``, e.g. `Trajectories.C_single`.
+    - `C_pair`: float array ``(*batch, 3)``, ``(C_++, C_--, C_+-)``, e.g. `Trajectories.C_pair`.
+
+    **Returns:**
+
+    Float64 array ``(*batch, 16)`` in docs/model.md §4 order, including the shape weight (NaN or inf
+    where the closure is not finite on the data).
+
+    **Raises:**
+
+    - `ValueError` if `closure` is not an `AbstractClosure`.
+    """
     if not isinstance(closure, AbstractClosure):
         raise ValueError(f"closure must be an AbstractClosure; got {type(closure).__name__}")
     if isinstance(closure, AbstractMonomialClosure):
@@ -39,7 +57,7 @@ def closure_errors(closure: AbstractClosure, dataset, *, average_replicas: bool 
 
     **Returns:**
 
-    `xarray.DataArray` of float64 over ``triplet`` (SPEC §4 order), or over
+    `xarray.DataArray` of float64 over ``triplet`` (docs/model.md §4 order), or over
     ``(*extra_dims, triplet)``; dimensionless (squared concentration). A closure that returns
     NaN or infinite values on the data gets ``J_τ = inf`` for those types, with a warning.
 
@@ -51,7 +69,7 @@ def closure_errors(closure: AbstractClosure, dataset, *, average_replicas: bool 
     import xarray as xr
 
     traj = read_trajectories(dataset, need_triplets=True)
-    g = _predict(closure, traj.C_single, traj.C_pair)  # (R, n, 16)
+    g = predict_triplets(closure, traj.C_single, traj.C_pair)  # (R, n, 16)
     bad = ~np.all(np.isfinite(g), axis=(0, 1))
     if np.any(bad):
         warnings.warn(

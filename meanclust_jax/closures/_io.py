@@ -1,6 +1,6 @@
 """Saving and loading closures as JSON (issue 3, deliverable 4).
 
-Format (keys are the SPEC §4 triplet labels, pair labels ``++ -- +-`` and species ``+ -``;
+Format (keys are the docs/model.md §4 triplet labels, pair labels ``++ -- +-`` and species ``+ -``;
 only the concentrations that occur in a type are listed; unbounded bounds are ``null``)::
 
     {"kind": "optimal", "regularization": "hard",
@@ -9,83 +9,50 @@ only the concentrations that occur in a type are listed; unbounded bounds are ``
                    ...},
      "source": {...provenance of the calibration data...}}
 
-``"kind"`` is ``"optimal"``, ``"pair"`` or ``"sparse"``; for the last two the exponents are
-written for reference and checked on loading.
+``"kind"`` is ``"optimal"``, ``"pair"``, ``"sparse"`` or that of another registered closure class
+(`register_closure`); for ``"pair"`` and ``"sparse"`` the exponents are written for reference and
+checked on loading. The class registered under ``"kind"`` reads the rest of the object.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 
-import numpy as np
-
-from .._io import write_text_atomic
-from ._base import AbstractMonomialClosure
-from ._optimal import OptimalApproximation
-from ._pair import PairApproximation
-from ._sparse import SparseApproximation
-
-_KINDS = {"pair": PairApproximation, "sparse": SparseApproximation, "optimal": OptimalApproximation}
+from ._base import AbstractClosure, closure_class
 
 
-def save_closure(closure: AbstractMonomialClosure, path: str | os.PathLike[str]) -> None:
+def save_closure(closure: AbstractClosure, path: str | os.PathLike[str]) -> None:
     """Write ``closure`` as JSON to ``path`` atomically (temporary file, then rename).
 
     **Arguments:**
 
-    - `closure`: a `PairApproximation`, `SparseApproximation` or `OptimalApproximation`.
+    - `closure`: a closure of a registered kind (`PairApproximation`, `SparseApproximation`,
+      `OptimalApproximation`, or any class decorated with `register_closure`).
     - `path`: destination file.
 
     **Raises:**
 
     - `ValueError` if the closure cannot be saved or the folder of ``path`` is missing.
     """
-    if not isinstance(closure, AbstractMonomialClosure):
-        raise ValueError(f"closure must be a monomial closure (pair, sparse, optimal); got {type(closure).__name__}")
-    text = json.dumps(closure.to_json_dict(), indent=2, allow_nan=False) + "\n"
-    write_text_atomic(path, text)
+    if not isinstance(closure, AbstractClosure):
+        raise ValueError(f"closure must be an AbstractClosure; got {type(closure).__name__}")
+    try:
+        closure.save(path)
+    except NotImplementedError as err:
+        raise ValueError(str(err)) from None
 
 
-def _bounds_from_json(b) -> tuple[float, float, float] | None:
-    if b is None:
-        return None
-    if not isinstance(b, dict) or set(b) != {"beta1", "beta2", "delta"}:
-        raise ValueError(f'"bounds" must be null or an object with keys beta1, beta2, delta; got {b!r}')
-    b1 = -math.inf if b["beta1"] is None else float(b["beta1"])
-    b2 = math.inf if b["beta2"] is None else float(b["beta2"])
-    d = math.inf if b["delta"] is None else float(b["delta"])
-    return (b1, b2, d)
-
-
-def closure_from_json_dict(data: dict) -> AbstractMonomialClosure:
-    """Inverse of ``closure.to_json_dict()``; see `load_closure`."""
+def closure_from_json_dict(data: dict) -> AbstractClosure:
+    """Inverse of ``closure.to_json_dict()``: the class registered under ``data["kind"]`` reads
+    the rest (see `load_closure`)."""
     if not isinstance(data, dict) or "kind" not in data:
         raise ValueError('a closure JSON object must have a "kind" key')
-    kind = data["kind"]
-    if kind not in _KINDS:
-        raise ValueError(f'"kind" must be one of {sorted(_KINDS)}; got {kind!r}')
-    if kind == "optimal":
-        if "exponents" not in data:
-            raise ValueError('an "optimal" closure needs "exponents"')
-        return OptimalApproximation.from_exponent_table(
-            data["exponents"],
-            regularization=data.get("regularization"),
-            bounds=_bounds_from_json(data.get("bounds")),
-            source=data.get("source") or {},
-        )
-    closure = _KINDS[kind]()
-    if data.get("exponents") is not None:
-        stored = OptimalApproximation.from_exponent_table(data["exponents"])
-        g, x = closure.exponents()
-        if not (np.allclose(stored.gamma, g) and np.allclose(stored.xi, x)):
-            raise ValueError(f'"exponents" of a {kind!r} closure differ from that closure\'s own')
-    return closure
+    return closure_class(data["kind"]).from_json_dict(data)
 
 
-def load_closure(path: str | os.PathLike[str]) -> AbstractMonomialClosure:
+def load_closure(path: str | os.PathLike[str]) -> AbstractClosure:
     """Load a closure written by ``closure.save(path)``.
 
     **Arguments:**
@@ -94,7 +61,8 @@ def load_closure(path: str | os.PathLike[str]) -> AbstractMonomialClosure:
 
     **Returns:**
 
-    A `PairApproximation`, `SparseApproximation` or `OptimalApproximation`.
+    The closure, an instance of the class registered under the file's ``"kind"``
+    (`PairApproximation`, `SparseApproximation`, `OptimalApproximation`, ...).
 
     **Raises:**
 

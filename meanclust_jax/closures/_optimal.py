@@ -1,5 +1,5 @@
 """The optimal approximation: a closure with calibrated exponents (paper Section IV.B,
-Table I, eq. (16); SPEC §5)."""
+Table I, eq. (16); docs/model.md §5)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, Float
-from .._labels import PAIR_INDEX, PAIRS, SPECIES, SPECIES_INDEX, TRIPLETS
+from .._io import jsonable
+from .._labels import PAIRS, SPECIES, TRIPLETS
 from . import _structure as S
-from ._base import AbstractMonomialClosure
+from ._base import AbstractMonomialClosure, register_closure
 
 #: Regularisation presets of Section IV.B as ``(β1, β2, δ)``: ξ ∈ [β1, β2], γ ∈ [0, δ].
 REGULARIZATIONS: dict[str, tuple[float, float, float]] = {
@@ -88,6 +89,23 @@ def bounds_to_json(bounds: tuple[float, float, float] | None) -> dict[str, float
     }
 
 
+def bounds_from_json(b: Mapping[str, float | None] | None) -> tuple[float, float, float] | None:
+    """Inverse of `bounds_to_json` (``None`` → unbounded).
+
+    **Raises:**
+
+    - `ValueError` unless `b` is ``None`` or a mapping with exactly the keys ``beta1, beta2, delta``.
+    """
+    if b is None:
+        return None
+    if not isinstance(b, Mapping) or set(b) != {"beta1", "beta2", "delta"}:
+        raise ValueError(f'"bounds" must be null or an object with keys beta1, beta2, delta; got {b!r}')
+    b1 = -math.inf if b["beta1"] is None else float(b["beta1"])
+    b2 = math.inf if b["beta2"] is None else float(b["beta2"])
+    d = math.inf if b["delta"] is None else float(b["delta"])
+    return (b1, b2, d)
+
+
 def constraint_violation(
     gamma: np.ndarray, xi: np.ndarray, bounds: tuple[float, float, float]
 ) -> np.ndarray:
@@ -105,11 +123,12 @@ def constraint_violation(
     return np.maximum(eq, np.maximum(box_g.max(-1), box_x.max(-1)))
 
 
+@register_closure
 class OptimalApproximation(AbstractMonomialClosure):
     """Optimal approximation: ``g_τ = w Π_q C_q^{γ_q} / Π_r C_r^{ξ_r}`` with fitted exponents.
 
     ``q`` runs over the distinct pair types among the bonds of τ and ``r`` over the distinct
-    species of τ (SPEC §5, Table I). The parameter vector ``V_τ`` of each type is
+    species of τ (docs/model.md §5, Table I). The parameter vector ``V_τ`` of each type is
     ``[γ, ξ]`` (``+++``, ``---``), ``[γ, ξ1, ξ2]`` (``+-+``, ``-+-``) or ``[γ1, γ2, ξ1, ξ2]``
     (``++-``, ``--+`` and the mixed triangles); see `parameter_vectors` for the order. Exponents
     are usually obtained with `fit_optimal_closure`, subject to eq. (16): ``Σγ − Σξ = 1``,
@@ -168,7 +187,7 @@ class OptimalApproximation(AbstractMonomialClosure):
         self.xi = xp.where(S.SPECIES_MASK, xi, 0.0)
         self.regularization = regularization
         self.bounds = None if bounds is None else tuple(float(b) for b in bounds)
-        self.source_json = json.dumps(dict(source or {}), sort_keys=True, default=str)
+        self.source_json = json.dumps(jsonable(dict(source or {})), sort_keys=True, allow_nan=False)
 
     @property
     def source(self) -> dict[str, Any]:
@@ -196,29 +215,26 @@ class OptimalApproximation(AbstractMonomialClosure):
         - `ValueError` if a type is missing, or a pair/species key is absent from, or does not
           occur in, that type.
         """
-        gamma = np.zeros((len(TRIPLETS), len(PAIRS)))
-        xi = np.zeros((len(TRIPLETS), len(SPECIES)))
-        missing = [t for t in TRIPLETS if t not in table]
-        if missing:
-            raise ValueError(f"exponents: missing triplet types {missing}")
-        extra = [t for t in table if t not in TRIPLETS]
-        if extra:
-            raise ValueError(f"exponents: unknown triplet types {extra}; allowed: {list(TRIPLETS)}")
-        for t, label in enumerate(TRIPLETS):
-            entry = table[label]
-            for kind, names, index, out in (
-                ("gamma", S.pair_types(label), PAIR_INDEX, gamma),
-                ("xi", S.species_types(label), SPECIES_INDEX, xi),
-            ):
-                given = dict(entry.get(kind, {}))
-                if set(given) != set(names):
-                    raise ValueError(
-                        f"exponents[{label!r}][{kind!r}] must have exactly the keys {list(names)}; "
-                        f"got {sorted(given)}"
-                    )
-                for name in names:
-                    out[t, index[name]] = float(given[name])
+        gamma, xi = S.exponents_from_table(dict(table))
         return cls(gamma, xi, **metadata)
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any]) -> OptimalApproximation:
+        """Inverse of `to_json_dict` (see `meanclust_jax.closures.load_closure`).
+
+        **Raises:**
+
+        - `ValueError` if ``"exponents"`` is missing or malformed, or ``"bounds"`` is not
+          ``null`` or an object with the keys ``beta1, beta2, delta``.
+        """
+        if "exponents" not in data:
+            raise ValueError('an "optimal" closure needs "exponents"')
+        return cls.from_exponent_table(
+            data["exponents"],
+            regularization=data.get("regularization"),
+            bounds=bounds_from_json(data.get("bounds")),
+            source=data.get("source") or {},
+        )
 
     def to_json_dict(self) -> dict:
         """JSON representation (issue 3, deliverable 4)."""

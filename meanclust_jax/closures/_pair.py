@@ -1,4 +1,4 @@
-"""The classical pair approximation (paper Section IV.A, eq. (13), Table I; SPEC §5)."""
+"""The classical pair approximation (paper Section IV.A, eq. (13), Table I; docs/model.md §5)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import jax.numpy as jnp
 
 from .._custom_types import Array, Float
 from . import _structure as S
-from ._base import AbstractMonomialClosure
+from ._base import AbstractMonomialClosure, register_closure
 
 
+@register_closure
 class PairApproximation(AbstractMonomialClosure):
     """Pair approximation with the Keeling/Morris clustering correction for triangles.
 

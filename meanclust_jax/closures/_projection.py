@@ -1,4 +1,4 @@
-"""Exact Euclidean projection onto the feasible set of eq. (16) (paper Section IV.B; SPEC §5).
+"""Exact Euclidean projection onto the feasible set of eq. (16) (paper Section IV.B; docs/model.md §5).
 
 For one triplet type, in the packed form ``z = [γ_++, γ_--, γ_+-, ξ_+, ξ_-]`` with sign vector
 ``a`` (``+1`` on the γ of the pair types of τ, ``−1`` on its ξ, ``0`` elsewhere), the feasible set is

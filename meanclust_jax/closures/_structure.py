@@ -2,7 +2,7 @@
 
 Every closure of this package is a monomial in the singlet and pair concentrations,
 
-    g_τ = w_τ · Π_q C_q^{γ_{τ,q}} / Π_r C_r^{ξ_{τ,r}}                       (SPEC §5)
+    g_τ = w_τ · Π_q C_q^{γ_{τ,q}} / Π_r C_r^{ξ_{τ,r}}                       (docs/model.md §5)
 
 with ``q`` over the *distinct* pair types among the bonds of τ (two bonds ``(i,j), (j,k)`` for
 the linear and angled shapes, three for the triangle, which also has ``(i,k)``) and ``r`` over the
@@ -20,7 +20,7 @@ distinct species of τ. This module derives that structure from the labels of
   the centre species.) The result is ``[γ, ξ]`` for ``+++``/``---``, ``[γ, ξ1, ξ2]`` for
   ``+-+``/``-+-`` and ``[γ1, γ2, ξ1, ξ2]`` for ``++-``/``--+`` and the mixed triangles.
 * ``PA_GAMMA``/``PA_XI`` and ``SA_GAMMA``/``SA_XI``: the exponents of the pair approximation
-  (eq. (13), Table I) and of the sparse approximation (Table III, SPEC §5).
+  (eq. (13), Table I) and of the sparse approximation (Table III, docs/model.md §5).
 
 Exponent arrays of a whole closure have shape ``(16, 3)`` (γ on ``C_++, C_--, C_+-``) and
 ``(16, 2)`` (ξ on ``C_+, C_-``); a parameter vector of one type in the "packed" 5-vector form
@@ -101,7 +101,7 @@ PACKED_MASK: np.ndarray = np.concatenate([PAIR_MASK, SPECIES_MASK], axis=1)
 PACKED_SIGN: np.ndarray = np.concatenate(
     [PAIR_MASK.astype(np.float64), -SPECIES_MASK.astype(np.float64)], axis=1
 )
-#: ``(16,)`` shape weights ``w_τ`` (SPEC §4).
+#: ``(16,)`` shape weights ``w_τ`` (docs/model.md §4).
 WEIGHTS: np.ndarray = np.array([SHAPE_WEIGHTS[triplet_shape(t)] for t in TRIPLETS])
 WEIGHT_FRACTIONS: tuple[str, ...] = tuple(
     str(Fraction(SHAPE_WEIGHTS[triplet_shape(t)]).limit_denominator(100)) for t in TRIPLETS
@@ -124,7 +124,7 @@ def _pa_exponents() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sa_exponents() -> tuple[np.ndarray, np.ndarray]:
-    """Sparse approximation, Table III as read in SPEC §5: ``w C_jk`` (open), ``w C_ik`` (triangles)."""
+    """Sparse approximation, Table III as read in docs/model.md §5: ``w C_jk`` (open), ``w C_ik`` (triangles)."""
     gamma = np.zeros((NUM_TYPES, len(PAIRS)))
     xi = np.zeros((NUM_TYPES, len(SPECIES)))
     for t, label in enumerate(TRIPLETS):
@@ -155,3 +155,43 @@ def to_vector(label: str, gamma_row: np.ndarray, xi_row: np.ndarray) -> np.ndarr
         else:
             out.append(float(xi_row[SPECIES_INDEX[name]]))
     return np.array(out)
+
+
+def exponents_from_table(table) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """Exponent arrays from the JSON layout ``{"ang:++-": {"gamma": {"++": .., "+-": ..},
+    "xi": {"+": .., "-": ..}}, ...}`` (only the concentrations that occur in a type are listed).
+
+    **Returns:**
+
+    ``(gamma, xi)``: float64 arrays of shapes ``(16, 3)`` and ``(16, 2)``.
+
+    **Raises:**
+
+    - `ValueError` if `table` is not a mapping, a type is missing or unknown, or a pair/species
+      key is absent from, or does not occur in, that type.
+    """
+    if not isinstance(table, dict):
+        raise ValueError(f"exponents must be an object keyed by triplet type; got {type(table).__name__}")
+    gamma = np.zeros((NUM_TYPES, len(PAIRS)))
+    xi = np.zeros((NUM_TYPES, len(SPECIES)))
+    missing = [t for t in TRIPLETS if t not in table]
+    if missing:
+        raise ValueError(f"exponents: missing triplet types {missing}")
+    extra = [t for t in table if t not in TRIPLETS]
+    if extra:
+        raise ValueError(f"exponents: unknown triplet types {extra}; allowed: {list(TRIPLETS)}")
+    for t, label in enumerate(TRIPLETS):
+        entry = table[label]
+        for kind, names, index, out in (
+            ("gamma", pair_types(label), PAIR_INDEX, gamma),
+            ("xi", species_types(label), SPECIES_INDEX, xi),
+        ):
+            given = dict(entry.get(kind, {}))
+            if set(given) != set(names):
+                raise ValueError(
+                    f"exponents[{label!r}][{kind!r}] must have exactly the keys {list(names)}; "
+                    f"got {sorted(given)}"
+                )
+            for name in names:
+                out[t, index[name]] = float(given[name])
+    return gamma, xi

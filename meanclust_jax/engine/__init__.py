@@ -1,8 +1,9 @@
-"""Metropolis annealing of the Li/Mn layer: checkerboard-parallel and sequential engines (SPEC §3).
+"""Metropolis annealing of the Li/Mn layer: checkerboard-parallel and sequential engines (docs/model.md §3).
 
 Modules: `_engine` (the `AbstractEngine` interface), `_moves` (move sets `LocalSwaps`,
 `GlobalSwaps`), `_layout` (the checkerboard state), `_local` / `_global` (checkerboard phases),
-`_checkerboard` and `_sequential` (the two engines), `_driver` (`AnnealSpec`, `run_anneal`).
+`_checkerboard` and `_sequential` (the two engines), `_driver` (`AnnealSpec`, `run_anneal`),
+`_random` (per-phase random numbers), `_reactions` (the reaction observer of eq. (5)).
 """
 
 from __future__ import annotations
@@ -63,8 +64,8 @@ def anneal(
     """Metropolis annealing of a binary Li/Mn layer, recording cluster concentrations.
 
     Implements the simulated annealing of the paper's Section II (Harris et al.'s model) with
-    the swap moves and checkerboard parallelism of SPEC §3, recording the concentrations of
-    SPEC §4 every `record_every` sweeps.
+    the swap moves and checkerboard parallelism of docs/model.md §3, recording the concentrations of
+    docs/model.md §4 every `record_every` sweeps.
 
     **Arguments:**
 

@@ -1,4 +1,4 @@
-"""Checkerboard-parallel Metropolis sweeps on the sublattice tiling (SPEC §3).
+"""Checkerboard-parallel Metropolis sweeps on the sublattice tiling (docs/model.md §3).
 
 A sweep is ``s_a * s_b`` phases (`meanclust_jax.engine._local`, `meanclust_jax.engine._global`,
 run by the move set's `checkerboard_sweep`). Each phase draws its parameters at random (independently of the

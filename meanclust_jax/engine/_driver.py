@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._validate import check_int
 from ..concentrations import cluster_counts
 from ..energy import TriangleBondHamiltonian
 from ..lattice import TriangularLattice
@@ -43,12 +44,6 @@ _ENGINE_FACTORIES: dict[str, Callable[..., AbstractEngine]] = {
     "parallel": make_parallel_engine,
     "sequential": make_sequential_engine,
 }
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}={value!r} must be an integer >= {minimum}")
-    return int(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,7 +101,7 @@ class AnnealSpec:
         check_reactions(moves, bool(reactions))
         if engine not in ENGINES:
             raise ValueError(f"engine={engine!r} is unknown: use one of {ENGINES}")
-        B = _check_int("replicas", replicas, 1)
+        B = check_int(replicas, "replicas", minimum=1, allow_float=True)
         schedules = list(schedule) if isinstance(schedule, (list, tuple)) else [schedule] * B
         comps = list(composition) if isinstance(composition, (list, tuple, np.ndarray)) else [composition] * B
         if len(schedules) != B or len(comps) != B:
@@ -123,8 +118,8 @@ class AnnealSpec:
         n_minus = tuple(lattice.minority_count(x) for x in comps)
         if record_every is None:
             record_every = max(1, total // 200)
-        record_every = _check_int("record_every", record_every, 1)
-        snapshots = _check_int("snapshots", snapshots, 0)
+        record_every = check_int(record_every, "record_every (sweeps)", minimum=1, allow_float=True)
+        snapshots = check_int(snapshots, "snapshots", minimum=0, allow_float=True)
         return cls(
             lattice=lattice, hamiltonian=hamiltonian, schedules=tuple(schedules),
             compositions=tuple(float(x) for x in comps), n_minus=n_minus, moves=moves, engine=engine,
@@ -445,8 +440,8 @@ def run_anneal(
     replica_keys = replica_key_batch(key, B)
     init_keys, keys = (jnp.stack(k) for k in zip(*(jax.random.split(k) for k in replica_keys)))
     sigma = initial_configurations(spec, init_keys, initial)
-    rpc = spec.default_records_per_chunk() if records_per_chunk is None else _check_int(
-        "records_per_chunk", records_per_chunk, 1)
+    rpc = spec.default_records_per_chunk() if records_per_chunk is None else check_int(
+        records_per_chunk, "records_per_chunk", minimum=1)
     T_all, active = sweep_plan(spec, rpc)
     n_chunks = active.shape[0]
 

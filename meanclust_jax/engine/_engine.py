@@ -1,7 +1,7 @@
 """The engine interface: encode a configuration, run sweeps on the encoded state, decode it back.
 
 Both engines (`CheckerboardEngine`, the checkerboard-parallel one, and `SequentialEngine`, the
-one-swap-at-a-time reference of SPEC §3) are final subclasses of `AbstractEngine`; the driver
+one-swap-at-a-time reference of docs/model.md §3) are final subclasses of `AbstractEngine`; the driver
 (`meanclust_jax.engine.anneal`) only uses this interface.
 """
 

@@ -1,4 +1,4 @@
-"""Global phases and sweeps of the checkerboard engine: swaps of any two sites (SPEC §3).
+"""Global phases and sweeps of the checkerboard engine: swaps of any two sites (docs/model.md §3).
 
 A global phase draws an anchor class ``(p, q)`` and a displacement ``Δ`` whose residue mod
 ``(s_a, s_b)`` is in `meanclust_jax.lattice.global_residues` (so that all sites of the phase are

@@ -1,4 +1,4 @@
-"""The sublattice-major, halo-padded layout of the checkerboard engine's state (SPEC §3).
+"""The sublattice-major, halo-padded layout of the checkerboard engine's state (docs/model.md §3).
 
 Inside a run the lattice is held as minus-indicators ``m = (σ == -1)`` (int8) in an array
 

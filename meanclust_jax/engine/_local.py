@@ -1,4 +1,4 @@
-"""Local (Kawasaki) phases and sweeps of the checkerboard engine (SPEC §3).
+"""Local (Kawasaki) phases and sweeps of the checkerboard engine (docs/model.md §3).
 
 A local phase takes one direction ``v_k`` (``k = (sweep index) mod 3``) and one anchor class
 ``(p, q)`` and attempts the swaps of all bonds ``(i, i + v_k)`` with ``i ≡ (p, q) mod (s_a, s_b)``;

@@ -1,4 +1,4 @@
-"""Move sets: which pairs of sites a Metropolis swap may exchange (SPEC §3).
+"""Move sets: which pairs of sites a Metropolis swap may exchange (docs/model.md §3).
 
 `AbstractMoves` is the interface both engines use; `LocalSwaps` (nearest-neighbour, Kawasaki:
 the "reactions" of the mean-cluster model) and `GlobalSwaps` (any two sites, as in the simulated
@@ -77,7 +77,7 @@ class AbstractMoves(eqx.Module):
 
 
 class LocalSwaps(AbstractMoves):
-    """Nearest-neighbour (Kawasaki) swaps: the reactions of the mean-cluster model (SPEC §3, §6)."""
+    """Nearest-neighbour (Kawasaki) swaps: the reactions of the mean-cluster model (docs/model.md §3, §6)."""
 
     name: ClassVar[str] = "local"
     reactions: ClassVar[bool] = True
@@ -94,7 +94,7 @@ class LocalSwaps(AbstractMoves):
 
 
 class GlobalSwaps(AbstractMoves):
-    """Swaps between any two sites (the simulated annealing of the paper's data, SPEC §3)."""
+    """Swaps between any two sites (the simulated annealing of the paper's data, docs/model.md §3)."""
 
     name: ClassVar[str] = "global"
     reactions: ClassVar[bool] = False

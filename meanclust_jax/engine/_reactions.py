@@ -1,4 +1,4 @@
-r"""The reaction observer: counting the reactions of eq. (5) on the lattice (issue 11, SPEC §6, §9).
+r"""The reaction observer: counting the reactions of eq. (5) on the lattice (issue 11, docs/model.md §6, §9).
 
 **Reactions.** A Kawasaki swap of a ``+−`` bond exchanges the species of its two sites; call
 ``j`` the ``−`` site and ``k`` the ``+`` site before the swap. The pairs that change are those
@@ -28,7 +28,7 @@ species (``M``, ``M_acc``); the rest follow from ``a_7 = 2 − a_1``, ``a_8 = 1 
 parallel engine the moves of a phase are at graph distance ≥ 2, so the chains of one move are
 untouched by the others and every pair change is attributed to exactly one move.
 
-**Concentrations** (SPEC §4, our convention). Around each site there are ``6·5 = 30`` ordered
+**Concentrations** (docs/model.md §4, our convention). Around each site there are ``6·5 = 30`` ordered
 pairs of distinct neighbours, so the lattice has ``30N`` ordered triplets ``(i, j, k)`` (centre
 ``j``): ``6N`` linear, ``12N`` angled, ``12N`` triangular; the shape weights ``1/5, 2/5, 2/5`` are
 these fractions, and every triplet concentration is ``C_τ = n_τ / (30N)`` with ``n_τ`` the number
@@ -91,7 +91,7 @@ from jaxtyping import Array, Bool, Int
 
 #: Names of the reaction classes (the rates of eq. (5)), in order.
 REACTIONS: tuple[str, ...] = ("k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8")
-#: Reactant triplet type of each class (SPEC §4 labels).
+#: Reactant triplet type of each class (docs/model.md §4 labels).
 REACTANTS: tuple[str, ...] = (
     "ang:+-+", "lin:+-+", "ang:++-", "lin:++-", "ang:-+-", "lin:-+-", "ang:--+", "lin:--+",
 )

@@ -1,4 +1,4 @@
-"""The plain sequential reference engine: one random swap at a time (SPEC §3).
+"""The plain sequential reference engine: one random swap at a time (docs/model.md §3).
 
 Used only to validate the checkerboard-parallel engine. Each step draws a site ``i`` uniformly and
 a partner ``j`` from the move set (`AbstractMoves.draw_partners`: a uniformly random neighbour for

@@ -1,4 +1,4 @@
-"""Bayesian inference of the reaction rates (paper Section V and VI.D; SPEC §7).
+"""Bayesian inference of the reaction rates (paper Section V and VI.D; docs/model.md §7).
 
 data (`PairData`) → loss ``F(K)`` of eq. (17) (`RateProblem`) → multistart point estimate
 ``Y1`` (`multistart`) → posterior ``∝ exp(−F)`` (`rate_posterior_model`,

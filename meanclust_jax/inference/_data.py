@@ -8,6 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from .._precision import require_float64
+from .._validate import check_float
+from ..dataset import read_trajectories
 from ..ode import check_times
 
 
@@ -27,6 +30,7 @@ class PairData(eqx.Module):
     - `ValueError` (at construction) if the time grid is not 1-D, strictly increasing and
       finite with at least two points, if ``C_pair`` is not on the same grid (mismatched
       lengths), or if any concentration is non-finite.
+    - `RuntimeError` if float64 is off (call `meanclust_jax.enable_float64()` first).
     """
 
     times: Float[Array, " times"]
@@ -34,6 +38,7 @@ class PairData(eqx.Module):
     C_pair: Float[Array, "times 3"]
 
     def __init__(self, times, C_single, C_pair):  # noqa: ANN001
+        require_float64("PairData")
         check_times(times, "times")
         n = np.shape(times)[0]
         if np.shape(C_pair) != (n, 3):
@@ -71,8 +76,9 @@ class PairData(eqx.Module):
         """Build `PairData` from an annealing trajectory (an `xarray.Dataset`).
 
         The dataset has a coordinate ``time`` (sweeps) and variables ``C_single(time, species)``
-        and ``C_pair(time, pair)`` (pair order ``++, --, +-``), optionally with a leading
-        ``replica`` dimension. Other variables (``C_triplet``, ``temperature``) are ignored.
+        and ``C_pair(time, pair)`` with their label coordinates, optionally with a ``replica``
+        dimension; it is read and checked by `meanclust_jax.dataset.read_trajectories`. Other
+        variables (``C_triplet``, ``temperature``) are ignored.
 
         **Arguments:**
 
@@ -90,32 +96,39 @@ class PairData(eqx.Module):
 
         **Raises:**
 
-        - `ValueError` for missing variables, an invalid ``replica`` or ``time_scale``, or a
-          window with fewer than two times.
+        - `ValueError` if ``ds`` is not a valid trajectory (checked by
+          `meanclust_jax.dataset.read_trajectories`: variables, labels, ``time`` strictly
+          increasing, concentrations finite and in ``[0, 1]``), for an invalid ``replica`` or
+          ``time_scale``, or a window with fewer than two times.
         """
-        for var in ("C_single", "C_pair"):
-            if var not in ds:
-                raise ValueError(f"ds must contain the variable {var!r} (an annealing trajectory)")
-        if "time" not in ds.coords and "time" not in ds.dims:
-            raise ValueError("ds must have a 'time' coordinate (sweeps)")
-        if not (np.isfinite(time_scale) and time_scale > 0):
-            raise ValueError(f"time_scale must be a finite number > 0, got {time_scale}")
-        ds = ds[["C_single", "C_pair"]]
-        if "replica" in ds.dims:
-            if replica == "mean":
-                ds = ds.mean("replica")
-            elif isinstance(replica, (int, np.integer)) and 0 <= replica < ds.sizes["replica"]:
-                ds = ds.isel(replica=int(replica))
+        traj = read_trajectories(ds, need_triplets=False, name="ds")
+        if traj.batch_dims not in ((), ("replica",)):
+            raise ValueError(
+                f"ds: the concentrations may have a 'replica' dimension besides 'time' and their "
+                f"labels, nothing else; got the extra dims {traj.batch_dims}"
+            )
+        time_scale = check_float(time_scale, "time_scale", minimum=0.0, open_min=True)
+        C_single, C_pair = traj.C_single[0], traj.C_pair[0]
+        if traj.batch_dims:
+            R = traj.num_trajectories
+            if isinstance(replica, str) and replica == "mean":
+                C_single, C_pair = traj.C_single.mean(axis=0), traj.C_pair.mean(axis=0)
+            elif isinstance(replica, (int, np.integer)) and not isinstance(replica, bool) and 0 <= replica < R:
+                C_single, C_pair = traj.C_single[int(replica)], traj.C_pair[int(replica)]
             else:
-                raise ValueError(
-                    f"replica must be 'mean' or an integer in [0, {ds.sizes['replica'] - 1}], "
-                    f"got {replica!r}"
-                )
-        if t_start is not None or t_stop is not None:
-            ds = ds.sel(time=slice(t_start, t_stop))
-        C_pair = ds["C_pair"].transpose("time", ...).values
-        C_single = ds["C_single"].transpose("time", ...).values
-        times = np.asarray(ds["time"].values, dtype=np.float64) * float(time_scale)
+                raise ValueError(f"replica must be 'mean' or an integer in [0, {R - 1}], got {replica!r}")
+        keep = np.ones(traj.times.shape, dtype=bool)
+        if t_start is not None:
+            keep &= traj.times >= t_start
+        if t_stop is not None:
+            keep &= traj.times <= t_stop
+        if keep.sum() < 2:
+            raise ValueError(
+                f"t_start={t_start}, t_stop={t_stop}: the window holds {int(keep.sum())} of the "
+                f"{keep.size} recorded times; at least 2 are needed"
+            )
+        C_single, C_pair = C_single[keep], C_pair[keep]
+        times = traj.times[keep] * time_scale
         return cls(times=times, C_single=np.mean(C_single, axis=0), C_pair=C_pair)
 
 

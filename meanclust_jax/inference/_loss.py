@@ -1,4 +1,4 @@
-"""The error functional ``F(K)`` of the rate inverse problem (paper eq. (17); SPEC §7).
+"""The error functional ``F(K)`` of the rate inverse problem (paper eq. (17); docs/model.md §7).
 
     F(K) = ½ ∫_{t0}^{T} |C(t; K) − Ĉ(t)|² dt + a |Q(K) − Q̂|²
 
@@ -23,6 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from .._precision import require_float64
+from .._validate import check_int
 from ..closures import AbstractClosure
 from ..ode import (
     PairTrajectory,
@@ -81,8 +83,7 @@ class RateProblem(eqx.Module):
                 raise ValueError(f"weight_a must be a finite scalar in [0, inf), got {self.weight_a!r}")
         if self.Q_hat is not None and np.shape(self.Q_hat) != (4,):
             raise ValueError(f"Q_hat must have shape (4,), got {np.shape(self.Q_hat)}")
-        if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < 1:
-            raise ValueError(f"max_steps must be an integer >= 1, got {self.max_steps!r}")
+        check_int(self.max_steps, "max_steps", minimum=1)
 
     def equilibrium_target(self) -> Float[Array, " 4"]:
         """``Q̂``: the closure's equilibrium ratios at the data's final pairs (or `Q_hat`)."""
@@ -198,7 +199,9 @@ def make_problem(
     **Raises:**
 
     - `ValueError` for a negative or non-finite ``weight_a`` or bad settings.
+    - `RuntimeError` if float64 is off (call `meanclust_jax.enable_float64()` first).
     """
+    require_float64("make_problem")
     try:
         a = float(weight_a)
     except (TypeError, ValueError):

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._validate import check_float
 from ..ode import RATE_NAMES, sparse_misfit
 from ._data import PairData
 from ._loss import RateProblem
@@ -77,10 +78,7 @@ def _bounds(lower, upper, n: int, *, positive: bool) -> tuple[np.ndarray, np.nda
 
 
 def _check_beta(beta: float) -> float:
-    b = float(beta)
-    if not (np.isfinite(b) and b > 0):
-        raise ValueError(f"beta must be a finite number > 0, got {beta!r}")
-    return b
+    return check_float(beta, "beta", minimum=0.0, open_min=True)
 
 
 def _make_model(site: str, lower: np.ndarray, upper: np.ndarray, beta: float, loss_fn):  # noqa: ANN001, ANN202

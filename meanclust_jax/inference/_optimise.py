@@ -19,6 +19,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._precision import require_float64
 from ._loss import RateProblem
 
 
@@ -82,7 +83,9 @@ def multistart(
     **Raises:**
 
     - `ValueError` for out-of-range settings.
+    - `RuntimeError` if float64 is off (call `meanclust_jax.enable_float64()` first).
     """
+    require_float64("multistart")
     if int(num_starts) < 1:
         raise ValueError(f"num_starts must be >= 1, got {num_starts}")
     if int(num_steps) < 1:

@@ -27,7 +27,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._io import atomic_path
+from .._io import atomic_path, netcdf_attrs, netcdf_engine
+from .._precision import require_float64
+from .._validate import check_int
 from ..ode import fit_sparse
 from ._data import PairData
 from ._drmh import DelayedRejectionMH
@@ -38,12 +40,6 @@ from ._optimise import MultistartResult, _loss, multistart
 SAMPLERS: tuple[str, ...] = ("nuts", "drmh")
 _NUTS_FIELDS = ("potential_energy", "diverging", "num_steps", "accept_prob")
 _DRMH_FIELDS = ("potential_energy", "accept_stage", "accept_prob_1", "accept_prob_2", "num_evals")
-
-
-def _check_count(value, name: str, minimum: int) -> int:  # noqa: ANN001
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def sample_posterior(
@@ -95,19 +91,21 @@ def sample_posterior(
 
     - `ValueError` for an unknown sampler, counts out of range (``num_samples < 1``, ...), or
       an ``init`` outside the prior box.
+    - `RuntimeError` if float64 is off (call `meanclust_jax.enable_float64()` first).
     """
+    require_float64("sample_posterior")
     import arviz as az
     from numpyro.infer import MCMC, NUTS
     from numpyro.infer.initialization import init_to_uniform, init_to_value
 
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
-    num_samples = _check_count(num_samples, "num_samples", 1)
-    num_chains = _check_count(num_chains, "num_chains", 1)
-    thinning = _check_count(thinning, "thinning", 1)
+    num_samples = check_int(num_samples, "num_samples", minimum=1)
+    num_chains = check_int(num_chains, "num_chains", minimum=1)
+    thinning = check_int(thinning, "thinning", minimum=1)
     if num_warmup is None:
         num_warmup = num_samples // 2 if sampler == "nuts" else num_samples // 10
-    num_warmup = _check_count(num_warmup, "num_warmup", 0)
+    num_warmup = check_int(num_warmup, "num_warmup", minimum=0)
     if chain_method not in ("sequential", "vectorized", "parallel"):
         raise ValueError(
             f"chain_method must be 'sequential', 'vectorized' or 'parallel', got {chain_method!r}"
@@ -226,7 +224,7 @@ def sample_posterior(
     else:
         post_attrs["num_divergences"] = diag["num_divergences"]
     post_attrs.update(dict(attrs or {}))
-    idata.posterior.attrs.update(_netcdf_attrs(post_attrs))
+    idata.posterior.attrs.update(netcdf_attrs(post_attrs))
     return idata
 
 
@@ -239,21 +237,6 @@ def _interval_log_jacobian(values, lower, upper) -> np.ndarray:  # noqa: ANN001
     v = jnp.asarray(values)
     u = transform.inv(v)
     return np.asarray(jnp.sum(transform.log_abs_det_jacobian(u, v), axis=-1))
-
-
-def _netcdf_attrs(attrs: Mapping[str, object]) -> dict[str, object]:
-    """Attributes netCDF can store: numbers, strings and 1-D numeric lists; others as JSON."""
-    out: dict[str, object] = {}
-    for k, v in attrs.items():
-        if isinstance(v, (bool, np.bool_)):
-            out[k] = int(v)
-        elif isinstance(v, (int, float, str, np.integer, np.floating)):
-            out[k] = v
-        elif isinstance(v, (list, tuple)) and all(isinstance(x, (int, float)) for x in v):
-            out[k] = np.asarray(v, dtype=np.float64)
-        else:
-            out[k] = json.dumps(v, default=str)
-    return out
 
 
 def loss_along_chains(pm: PosteriorModel, samples) -> np.ndarray:  # noqa: ANN001
@@ -292,14 +275,15 @@ def posterior_summary(idata, round_to: int | str | None = None):  # noqa: ANN001
 
 
 def save_posterior(idata, path: str | os.PathLike[str]) -> None:  # noqa: ANN001
-    """Write ``idata`` to netCDF (h5netcdf) atomically.
+    """Write ``idata`` to netCDF atomically (back end: `meanclust_jax._io.netcdf_engine`, as
+    every netCDF file of the package).
 
     **Raises:**
 
     - `ValueError` if the folder of ``path`` does not exist or is not writable.
     """
     with atomic_path(path) as tmp:
-        idata.to_netcdf(str(tmp), engine="h5netcdf")
+        idata.to_netcdf(str(tmp), engine=netcdf_engine())
 
 
 def load_posterior(path: str | os.PathLike[str]):  # noqa: ANN201
@@ -308,7 +292,7 @@ def load_posterior(path: str | os.PathLike[str]):  # noqa: ANN201
 
     if not os.path.isfile(path):
         raise FileNotFoundError(f"path={str(path)!r}: no such posterior file")
-    idata = az.from_netcdf(str(path), engine="h5netcdf")
+    idata = az.from_netcdf(str(path), engine=netcdf_engine())
     for group in idata.groups():
         idata[group].load()
     return idata
@@ -361,7 +345,7 @@ def infer_rates(
     for s in samplers:
         if s not in SAMPLERS:
             raise ValueError(f"samplers must be among {SAMPLERS}, got {samplers!r}")
-    _check_count(num_samples, "num_samples", 1)
+    check_int(num_samples, "num_samples", minimum=1)
     k_start, k_sample = jax.random.split(key)
     ms = None
     if init is None:
@@ -432,7 +416,7 @@ def infer_sparse(
     for s in samplers:
         if s not in SAMPLERS:
             raise ValueError(f"samplers must be among {SAMPLERS}, got {samplers!r}")
-    _check_count(num_samples, "num_samples", 1)
+    check_int(num_samples, "num_samples", minimum=1)
     fit = fit_sparse(data.times, data.C_pair)
     alpha = np.asarray(fit.alpha)
     span = float(data.times[-1] - data.times[0])

@@ -1,4 +1,4 @@
-"""The closed mean-cluster ODE (paper Sections III and VI.B; SPEC §6).
+"""The closed mean-cluster ODE (paper Sections III and VI.B; docs/model.md §6).
 
 ``pair_rhs`` / ``solve_pairs`` integrate the pair system (8) closed by any closure with diffrax;
 ``equilibrium_constants`` gives ``Q(K)`` of eq. (7); ``sparse_solution`` and ``fit_sparse``

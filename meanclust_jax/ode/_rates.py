@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from .._precision import require_float64
 from ..closures import AbstractClosure
 from ._system import PairTrajectory, _vector_field, check_times
 
@@ -106,8 +107,10 @@ def solve_pairs_with_rates(
 
     **Returns:** a `meanclust_jax.ode.PairTrajectory`.
 
-    **Raises:** `ValueError` for a bad time grid or shapes.
+    **Raises:** `ValueError` for a bad time grid or shapes; `RuntimeError` if float64 is off (call
+    `meanclust_jax.enable_float64()` first).
     """
+    require_float64("solve_pairs_with_rates")
     check_times(ts)
     if np.shape(C_pair0) != (3,) or np.shape(C_single) != (2,):
         raise ValueError(f"C_pair0 must have shape (3,) and C_single (2,), got {np.shape(C_pair0)}, {np.shape(C_single)}")

@@ -1,4 +1,4 @@
-"""The sparse-approximation (SA) closed system and its two-parameter fit (eqs. 28–29; SPEC §6).
+"""The sparse-approximation (SA) closed system and its two-parameter fit (eqs. 28–29; docs/model.md §6).
 
 With the SA closure every triplet in the rate equations becomes ``w C+-`` and the closed system
 (8) is linear:
@@ -26,6 +26,8 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float
 
+from .._precision import require_float64
+from .._validate import check_float, check_int
 from ._misfit import trapezoid_misfit
 from ._system import check_times
 
@@ -77,7 +79,12 @@ def sparse_solution(
 
     ``(C_++, C_--, C_+-)`` at ``ts``, shape ``(*batch, times, 3)``, float64. ``+inf`` may appear
     where ``−(α1+α2)(t−t0)`` overflows.
+
+    **Raises:**
+
+    - `RuntimeError` if float64 is off (call `meanclust_jax.enable_float64()` first).
     """
+    require_float64("sparse_solution")
     alpha = jnp.asarray(alpha, dtype=jnp.float64)
     ts = jnp.asarray(ts, dtype=jnp.float64)
     C_pair0 = jnp.asarray(C_pair0, dtype=jnp.float64)
@@ -178,25 +185,23 @@ def fit_sparse(
     **Raises:**
 
     - `ValueError` for a bad time grid, mismatched shapes or out-of-range settings.
+    - `RuntimeError` if float64 is off (call `meanclust_jax.enable_float64()` first).
     """
+    require_float64("fit_sparse")
     check_times(ts, "ts")
     if np.shape(C_data) != (np.shape(ts)[0], 3):
         raise ValueError(
             f"C_data must have shape (len(ts), 3) = ({np.shape(ts)[0]}, 3) on the same time "
             f"grid as ts, got {np.shape(C_data)}"
         )
-    if int(grid_size) < 2:
-        raise ValueError(f"grid_size must be >= 2, got {grid_size}")
-    if int(num_starts) < 1:
-        raise ValueError(f"num_starts must be >= 1, got {num_starts}")
-    if int(num_steps) < 0:
-        raise ValueError(f"num_steps must be >= 0, got {num_steps}")
+    grid_size = check_int(grid_size, "grid_size", minimum=2)
+    num_starts = check_int(num_starts, "num_starts", minimum=1)
+    num_steps = check_int(num_steps, "num_steps", minimum=0)
     ts = jnp.asarray(ts, dtype=jnp.float64)
     C_data = jnp.asarray(C_data, dtype=jnp.float64)
     if alpha_range is None:
         alpha_range = 10.0 / float(ts[-1] - ts[0])
-    if not (np.isfinite(alpha_range) and alpha_range > 0):
-        raise ValueError(f"alpha_range must be a finite number > 0, got {alpha_range}")
+    alpha_range = check_float(alpha_range, "alpha_range", minimum=0.0, open_min=True)
     return _fit_sparse(
         ts, C_data, C_pair0, float(alpha_range), int(grid_size), int(num_starts), int(num_steps)
     )

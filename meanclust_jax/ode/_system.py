@@ -1,4 +1,4 @@
-"""The closed mean-cluster ODE for the pair concentrations (paper eqs. (5), (7), (8); SPEC §6).
+"""The closed mean-cluster ODE for the pair concentrations (paper eqs. (5), (7), (8); docs/model.md §6).
 
 With ``∠`` for angled and ``—`` for linear triplets the hierarchy truncated at pairs reads
 
@@ -26,6 +26,8 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
 from .._labels import TRIPLET_INDEX
+from .._precision import require_float64
+from .._validate import check_int
 from ..closures import AbstractClosure
 
 #: Names of the eight reaction rates of paper Figs. 5 and 6, in the order of ``K``.
@@ -100,7 +102,7 @@ def pair_rhs(
     C_single: Float[Array, " 2"],
     C_pair: Float[Array, "*batch 3"],
 ) -> Float[Array, "*batch 3"]:
-    """Right-hand side of the closed system (8) (SPEC §6).
+    """Right-hand side of the closed system (8) (docs/model.md §6).
 
     **Arguments:**
 
@@ -303,7 +305,9 @@ def solve_pairs(
     **Raises:**
 
     - `ValueError` for bad shapes, negative/non-finite rates or a non-increasing time grid.
+    - `RuntimeError` if float64 is off (call `meanclust_jax.enable_float64()` first).
     """
+    require_float64("solve_pairs")
     check_rates(K)
     check_times(ts)
     if np.shape(C_pair0) != (3,):
@@ -312,8 +316,7 @@ def solve_pairs(
         )
     if np.shape(C_single) != (2,):
         raise ValueError(f"C_single must have shape (2,) = (C_+, C_-), got {np.shape(C_single)}")
-    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
-        raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
+    max_steps = check_int(max_steps, "max_steps", minimum=1)
     if not (isinstance(solver, diffrax.AbstractSolver) or (isinstance(solver, str) and solver == "auto")):
         raise ValueError(f"solver must be 'auto' or a diffrax solver instance, got {solver!r}")
     K = jnp.asarray(K, dtype=jnp.float64)

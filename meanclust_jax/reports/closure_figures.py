@@ -6,7 +6,9 @@
 * `plot_mean_error_vs_composition`: ``ℰ`` (eq. (30)) against composition (Figs. 11, 12).
 
 Each function writes one file (format from the suffix: ``.png``, ``.pdf``, ``.svg``) atomically
-and returns its path. No global matplotlib state is touched (no ``pyplot``).
+and returns its path. No global matplotlib state is touched (no ``pyplot``). Closures keep one
+colour in every figure (`meanclust_jax.reports.style.closure_colour`); legends sit outside the
+data; every axis states its unit.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from .._io import atomic_path
 from .._labels import PAIR_INDEX, TRIPLETS, pair_label, triplet_pattern, triplet_shape
+from .style import DATA_COLOURS, DIMENSIONLESS, closure_colour, closure_name, with_unit
 
 #: Types shown in Fig. 8 by default (one per panel).
 FIG8_TYPES: tuple[str, ...] = ("lin:+++", "ang:-+-", "tri:++-", "ang:---")
@@ -41,6 +44,13 @@ def _save(fig, path: str | os.PathLike[str]) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=fmt, dpi=150)
     return path
+
+
+def _legend_outside(fig, ax, *, ncol: int = 1) -> None:  # noqa: ANN001
+    """One legend for the figure, to the right of the axes (never over the data)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside right upper", fontsize=8, ncol=ncol, frameon=False)
 
 
 def _axis_pair(label: str) -> str:
@@ -75,37 +85,39 @@ def plot_triplets_vs_pairs(
 
     - `ValueError` for an unknown triplet label or an invalid dataset.
     """
-    from ..closures._data import read_trajectories
-    from ..closures._errors import _predict
+    from ..closures import predict_triplets
+    from ..dataset import read_trajectories
 
     for t in types:
         if t not in TRIPLETS:
             raise ValueError(f"types: unknown triplet label {t!r}; allowed {list(TRIPLETS)}")
     ncols = min(len(types), 2)
     nrows = -(-len(types) // ncols)
-    fig = _new_figure((4.2 * ncols, 3.4 * nrows))
+    fig = _new_figure((4.2 * ncols + 2.2, 3.4 * nrows))
     axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
     markers = "os^Dv<>"
-    styles = ["-", "--", ":", "-."]
+    styles = ["-", "--", ":", "-."]  # one line style per dataset; the colour is the closure's
+    trajs = {dname: read_trajectories(ds) for dname, ds in datasets.items()}
     for p, label in enumerate(types):
         ax = axes[p]
         t = TRIPLETS.index(label)
         q = _axis_pair(label)
-        for d, (dname, ds) in enumerate(datasets.items()):
-            traj = read_trajectories(ds)
+        for d, (dname, traj) in enumerate(trajs.items()):
             x = traj.C_pair[..., PAIR_INDEX[q]].mean(0)
             y = traj.C_triplet[..., t].mean(0)
             order = np.argsort(x)
-            ax.plot(x, y, markers[d % len(markers)], ms=3, alpha=0.45, label=f"data {dname}")
-            for c, (cname, closure) in enumerate(closures.items()):
-                g = _predict(closure, traj.C_single, traj.C_pair)[..., t].mean(0)
-                ax.plot(x[order], g[order], styles[c % len(styles)], lw=1.5, label=f"{cname} {dname}")
-        ax.set_xlabel(f"$C_{{{q}}}$")
-        ax.set_ylabel(f"$C$ {label}")
+            ax.plot(x, y, markers[d % len(markers)], ms=3, alpha=0.45, color=DATA_COLOURS[d % len(DATA_COLOURS)],
+                    label=f"data {dname}")
+            for cname, closure in closures.items():
+                g = predict_triplets(closure, traj.C_single, traj.C_pair)[..., t].mean(0)
+                ax.plot(x[order], g[order], styles[d % len(styles)], lw=1.5, color=closure_colour(cname),
+                        label=f"{cname}, {dname}")
+        ax.set_xlabel(with_unit(f"pair concentration $C_{{{q}}}$", DIMENSIONLESS))
+        ax.set_ylabel(with_unit(f"triplet concentration {label}", DIMENSIONLESS))
         ax.set_title(f"{_SHAPE_NAMES[triplet_shape(label)]} {triplet_pattern(label)}")
     for ax in axes[len(types):]:
         ax.set_visible(False)
-    axes[0].legend(fontsize=7)
+    _legend_outside(fig, axes[0])
     return _save(fig, path)
 
 
@@ -119,7 +131,7 @@ def plot_closure_errors(
 
     **Arguments:**
 
-    - `errors`: mapping from a closure label to 16 values of ``J_τ`` (SPEC §4 order), e.g. the
+    - `errors`: mapping from a closure label to 16 values of ``J_τ`` (docs/model.md §4 order), e.g. the
       `xarray.DataArray` of `closure_errors`.
     - `path`: output file.
     - `title`: optional title.
@@ -128,23 +140,29 @@ def plot_closure_errors(
 
     The path written.
     """
-    fig = _new_figure((10, 3.8))
+    fig = _new_figure((12, 3.8))
     ax = fig.subplots()
     n = len(errors)
     width = 0.8 / max(n, 1)
     xs = np.arange(len(TRIPLETS))
+    # the colour is the closure's; what follows the closure's name (e.g. "@ x=1/3") gets a hatch
+    suffixes = list(dict.fromkeys(name[len(closure_name(name)):].strip() for name in errors))
+    hatches = ["", "////", "....", "xxxx", "\\\\"]
     for k, (name, values) in enumerate(errors.items()):
         v = np.asarray(values, dtype=float)
         if v.shape != (len(TRIPLETS),):
             raise ValueError(f"errors[{name!r}] must hold 16 values; got shape {v.shape}")
         v = np.where(v > 0, v, np.nan)
-        ax.bar(xs + (k - (n - 1) / 2) * width, v, width, label=name)
+        hatch = hatches[suffixes.index(name[len(closure_name(name)):].strip()) % len(hatches)]
+        ax.bar(xs + (k - (n - 1) / 2) * width, v, width, label=name, color=closure_colour(name),
+               hatch=hatch, edgecolor="white" if hatch else None, linewidth=0)
     ax.set_yscale("log")
     ax.set_xticks(xs, list(TRIPLETS), rotation=60, fontsize=8)
-    ax.set_ylabel(r"$J_\tau$ (eq. 15)")
+    ax.set_xlabel("triplet type τ")
+    ax.set_ylabel(with_unit(r"closure error $J_\tau$ (eq. 15)", DIMENSIONLESS))
     if title:
         ax.set_title(title)
-    ax.legend(fontsize=8)
+    _legend_outside(fig, ax)
     return _save(fig, path)
 
 
@@ -170,18 +188,18 @@ def plot_mean_error_vs_composition(
     The path written.
     """
     names = list(study["closure"].values) if closures is None else list(closures)
-    fig = _new_figure((6, 4))
+    fig = _new_figure((8, 4))
     ax = fig.subplots()
     x = study["composition"].values
     for name in names:
         e = study["mean_error"].sel(closure=name).values
         imp = float(study["improvement_over_pa"].sel(closure=name))
         lab = name if name == "PA" else f"{name} ({imp:+.1f}% vs PA)"
-        ax.plot(x, e, "o-", label=lab)
+        ax.plot(x, e, "o-", label=lab, color=closure_colour(name))
     ax.set_yscale("log")
-    ax.set_xlabel("composition $x$ (Li$_x$Mn$_{1-x}$)")
-    ax.set_ylabel(r"$\mathcal{E}$ (eq. 30)")
+    ax.set_xlabel(with_unit("composition $x$ of Li$_x$Mn$_{1-x}$, fraction of Li", DIMENSIONLESS))
+    ax.set_ylabel(with_unit(r"mean closure error $\mathcal{E}$ (eq. 30)", DIMENSIONLESS))
     if title:
         ax.set_title(title)
-    ax.legend(fontsize=8)
+    _legend_outside(fig, ax)
     return _save(fig, path)

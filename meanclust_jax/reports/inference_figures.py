@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .._io import atomic_path
+from .style import DIMENSIONLESS, RATE_UNIT, TIME_UNIT, closure_colour, with_unit
 
 
 def _pyplot():  # noqa: ANN202
@@ -30,6 +31,12 @@ def _save(fig, path: str | os.PathLike[str]) -> None:  # noqa: ANN001
     suffix = os.path.splitext(str(path))[1].lstrip(".") or "png"
     with atomic_path(path) as tmp:
         fig.savefig(str(tmp), format=suffix, dpi=150, bbox_inches="tight")
+
+
+def _unit(da, default: str) -> str:  # noqa: ANN001
+    """The CF ``units`` of a posterior variable for an axis label (``"1"`` → dimensionless)."""
+    unit = str(da.attrs.get("units", default))
+    return DIMENSIONLESS if unit in ("1", "") else unit
 
 
 def _rate_samples(idata, names: Sequence[str]) -> dict[str, np.ndarray]:  # noqa: ANN001
@@ -100,9 +107,10 @@ def plot_posterior_rates(
     ax = fig.add_subplot(1, 2, 1, projection="3d")
     x, y, z = (samples[n][idx] for n in axes_rates)
     ax.scatter(x, y, z, c=np.clip(rgb, 0, 1), s=size, depthshade=False, linewidths=0)
-    ax.set_xlabel(axes_rates[0])
-    ax.set_ylabel(axes_rates[1])
-    ax.set_zlabel(axes_rates[2])
+    rate_unit = _unit(idata.posterior[idata.posterior.attrs.get("site", "k")], RATE_UNIT)
+    ax.set_xlabel(with_unit(axes_rates[0], rate_unit))
+    ax.set_ylabel(with_unit(axes_rates[1], rate_unit))
+    ax.set_zlabel(with_unit(axes_rates[2], rate_unit))
     if title:
         ax.set_title(title)
     # Colour key (paper Fig. 13b, d): one bar per channel, from the channel's min to max.
@@ -112,11 +120,11 @@ def plot_posterior_rates(
         img = np.zeros((1, 256, 3))
         img[0, :, c] = ramp
         key.imshow(img, extent=(0.0, 1.0, 2 - c, 2.6 - c), aspect="auto")
-        key.text(0.0, 2.65 - c, f"{name} ({'RGB'[c]}): {lo[c]:.3g} → {hi[c]:.3g}", fontsize=9)
+        key.text(0.0, 2.65 - c, f"{name} ({'RGB'[c]}): {lo[c]:.3g} → {hi[c]:.3g} {rate_unit}", fontsize=9)
     key.set_xlim(0, 1)
     key.set_ylim(-0.1, 3.1)
     key.set_yticks([])
-    key.set_xlabel("normalised rate (min → max over the samples shown)")
+    key.set_xlabel(with_unit("normalised rate, min → max over the samples shown", DIMENSIONLESS))
     key.set_title("colour key")
     fig.tight_layout()
     _save(fig, path)
@@ -161,12 +169,12 @@ def plot_loss_histograms(
             ax.set_xscale("log")
         else:
             edges = bins
-        ax.hist(F, bins=edges, color="tab:blue", alpha=0.8)
+        ax.hist(F, bins=edges, color=closure_colour(str(label)), alpha=0.8)
         if sa_loss is not None and np.isfinite(sa_loss):
             ax.axvline(sa_loss, color="black", lw=1.5, label="SA fit")
             ax.legend()
-        ax.set_xlabel("F(K)")
-        ax.set_ylabel("count")
+        ax.set_xlabel(with_unit("F(K), eq. (17)", _unit(idata.posterior["F"], TIME_UNIT)))
+        ax.set_ylabel("number of draws")
         ax.set_title(str(label))
     fig.tight_layout()
     _save(fig, path)

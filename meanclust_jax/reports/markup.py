@@ -6,10 +6,13 @@ text may use ``**bold**`` and ```code```; everything else is escaped in HTML.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import html
+import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,8 +108,38 @@ code { background: #f5f5f5; padding: 0 0.2rem; }
 """
 
 
-def to_html(blocks: Sequence[Block], title: str) -> str:
-    """Render blocks as one standalone HTML page (figures linked by relative path)."""
+_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+         ".svg": "image/svg+xml", ".webp": "image/webp"}
+
+
+def _image_src(path: str, embed_from: Path | None) -> str:
+    """``src`` of an image: a base64 ``data:`` URI of the file under ``embed_from`` when there is
+    one (so the page needs no other file), else the relative path."""
+    if embed_from is not None:
+        file = Path(embed_from) / path
+        mime = _MIME.get(file.suffix.lower())
+        if mime is not None and file.is_file():
+            return f"data:{mime};base64," + base64.b64encode(file.read_bytes()).decode("ascii")
+    return html.escape(path)
+
+
+def to_html(blocks: Sequence[Block], title: str, *, embed_from: str | os.PathLike[str] | None = None) -> str:
+    """Render blocks as one standalone HTML page.
+
+    **Arguments:**
+
+    - `blocks`: the document.
+    - `title`: the page title.
+    - `embed_from`: the folder the figures' relative paths start from. When given, every figure
+      found there (PNG, JPEG, GIF, SVG, WebP) is embedded as a base64 ``data:`` URI, so the page
+      survives being moved or mailed on its own; a figure not found stays a relative link.
+      ``None`` (default): figures are linked by relative path.
+
+    **Returns:**
+
+    The HTML text.
+    """
+    base = Path(embed_from) if embed_from is not None else None
     body: list[str] = []
     for b in blocks:
         if isinstance(b, Heading):
@@ -116,7 +149,7 @@ def to_html(blocks: Sequence[Block], title: str) -> str:
         elif isinstance(b, Bullets):
             body.append("<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in b.items) + "</ul>")
         elif isinstance(b, Figure):
-            body.append(f'<figure><img src="{html.escape(b.path)}" alt="{html.escape(b.caption)}">'
+            body.append(f'<figure><img src="{_image_src(b.path, base)}" alt="{html.escape(b.caption)}">'
                         f"<figcaption>{_inline_html(b.caption)}</figcaption></figure>")
         elif isinstance(b, Table):
             cap = f"<p>{_inline_html(b.caption)}</p>" if b.caption else ""

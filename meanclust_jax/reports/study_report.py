@@ -1,7 +1,7 @@
 """``report.md`` and ``report.html`` of `meanclust reproduce`: our numbers beside the paper's.
 
 The report is built only from the stage summaries (``stages/*.json``) and the paper's printed
-values (`meanclust_jax.reports.paper_values`), so the same seed gives the same report, and the
+values (`meanclust_jax.paper`), so the same seed gives the same report, and the
 commentary is computed from the numbers (each statement is a comparison that could come out
 either way), never written in advance.
 
@@ -13,8 +13,8 @@ Layout of a study folder::
     trajectories/x<x>.nc    annealing trajectories, one per composition (netCDF)
     closures/<name>.json    fitted optimal closures; closures/study.nc: errors J_τ and ℰ
     posteriors/<closure>.<sampler>.nc   ArviZ InferenceData (netCDF)
-    figures/*.png           the figures of SPEC §8
-    report.md, report.html
+    figures/*.png           the figures of docs/model.md §8
+    report.md, report.html  (report.html embeds the figures: one self-contained file)
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ import numpy as np
 
 from .._io import write_text_atomic
 from .._labels import TRIPLETS
-from . import paper_values as paper
+from .. import paper
+from ..paper import composition_label
 from .markup import Bullets, Figure, Heading, Paragraph, Table, to_html, to_markdown
+from .study_figures import FIGURES
 
 RATES = tuple(f"k{i}" for i in range(1, 9))
 TITLE = 'Reproduction of "Data-Driven Optimal Closures for Mean-Cluster Models" (Ahmadi, Foster, Protas)'
@@ -45,8 +47,6 @@ def _vec(v) -> str:  # noqa: ANN001
 
 
 def _figure(summaries: dict[str, Any], key: str) -> Figure:
-    from ..study._stages import FIGURES
-
     return Figure(summaries["figures"]["files"][key], FIGURES[key][1])
 
 
@@ -102,7 +102,7 @@ def _anneal_section(summaries: dict[str, Any]) -> list:
 
 
 def _table2_section(summaries: dict[str, Any]) -> list:
-    from ..closures._structure import param_symbols
+    from ..closures import param_symbols
 
     ex = summaries["closures"]["exponents"]
     rows = []
@@ -130,7 +130,7 @@ def _table2_section(summaries: dict[str, Any]) -> list:
         Paragraph("Hard regularisation (β1 = 0, β2 = δ = 2); exponent vectors in the order of the "
                   "second column (ξ1 is the exponent of the centre species). Paper values transcribed "
                   "from its Table II (row types inferred from the table's layout, see "
-                  "`meanclust_jax/reports/paper_values.py`)."),
+                  "`meanclust_jax/paper.py`)."),
         Table(["type", "parameters", "PA", "paper OA-1/3", "ours OA-1/3", "paper OA-1/2", "ours OA-1/2"], rows),
         Bullets(notes),
     ]
@@ -171,8 +171,6 @@ def _composition_section(summaries: dict[str, Any]) -> list:
     c = summaries["closures"]
     xs = c["compositions"]
     names = c["closures"]
-    from ..closures._study import composition_label
-
     rows = [[composition_label(x)] + [_g(c["mean_error"][n][i]) for n in names] for i, x in enumerate(xs)]
     rows.append(["improvement over PA (%)"] + [f"{c['improvement_over_pa'][n]:+.1f}" for n in names])
     sa = c["improvement_over_pa"]["SA"]
@@ -293,7 +291,7 @@ def _caveats(cfg) -> list:  # noqa: ANN001
         Bullets([
             "The paper does not print its lattice size, sweep counts, temperatures or time unit; our "
             "temperatures are chosen for the charge-neutrality Hamiltonian in its own units "
-            "(`meanclust_jax.schedules.PAPER_TEMPERATURES`), so trajectories, and with them every "
+            "(`meanclust_jax.paper.PAPER_TEMPERATURES`), so trajectories, and with them every "
             "fitted number, differ in detail from the paper's.",
             "Table II rows are our reading of an OCR'd table; an exponent that differs by exactly the "
             "structure (e.g. 0 vs 1) may also be a transcription issue.",
@@ -324,7 +322,7 @@ def write_report(out: Path, cfg, summaries: dict[str, Any]) -> dict[str, Any]:  
     """
     blocks = build_report(cfg, summaries)
     write_text_atomic(out / "report.md", to_markdown(blocks))
-    write_text_atomic(out / "report.html", to_html(blocks, TITLE))
+    write_text_atomic(out / "report.html", to_html(blocks, TITLE, embed_from=out))  # figures embedded
     figures = [b.path for b in blocks if isinstance(b, Figure)]
     return {"files": ["report.md", "report.html"], "figures": figures}
 

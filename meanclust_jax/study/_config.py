@@ -6,8 +6,9 @@ import dataclasses
 import json
 from typing import Any
 
-from ..closures._study import PAPER_COMPOSITIONS
+from .._validate import check_int
 from ..lattice import TriangularLattice
+from ..paper import PAPER_COMPOSITIONS, PAPER_TEMPERATURES
 
 #: Smallest lattice side the study accepts (smaller lattices have too few triplets of each type).
 MIN_SIZE = 12
@@ -19,7 +20,7 @@ class StudyConfig:
 
     Annealing (paper Section III): ``size × size`` periodic lattices, the paper's stepwise
     cooling (`meanclust_jax.schedules.paper`) with ``sweeps_per_step`` sweeps per temperature,
-    ``replicas`` independent lattices per composition, all ten compositions of SPEC §1 in one
+    ``replicas`` independent lattices per composition, all ten compositions of docs/model.md §1 in one
     compiled call. Closures (Section VI.A–C): OA calibrated at ``x = 1/3`` and ``1/2`` with hard
     and soft regularisation (``closure_starts`` starts per type). Inference (Section VI.D) on the
     ``x = 1/3`` trajectory (replica mean, time in sweeps): multistart
@@ -69,8 +70,6 @@ class StudyConfig:
     @property
     def total_sweeps(self) -> int:
         """Sweeps of the whole cooling schedule."""
-        from ..schedules import PAPER_TEMPERATURES
-
         return len(PAPER_TEMPERATURES) * self.sweeps_per_step
 
     def to_json(self) -> str:
@@ -89,8 +88,7 @@ def check_size(size: int) -> None:
     **Raises:** `ValueError` naming ``--size`` and the allowed values: an integer ≥ 12 that is
     a multiple of 3 or of 4 (the checkerboard strides of `TriangularLattice`).
     """
-    if isinstance(size, bool) or not isinstance(size, int) or size < MIN_SIZE:
-        raise ValueError(f"--size must be an integer >= {MIN_SIZE} that is a multiple of 3 or 4; got {size!r}")
+    check_int(size, "--size", minimum=MIN_SIZE)
     try:
         TriangularLattice(size, size).stride("local")
     except ValueError as err:

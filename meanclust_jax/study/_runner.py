@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import write_text_atomic
+from .._precision import enable_float64
 from ._config import StudyConfig
 from ._stages import anneal_stage, closures_stage, figures_stage, inference_stage, reactions_stage
 
@@ -66,9 +67,9 @@ def run_study(
 ) -> dict[str, Any]:
     """Run (or resume) the paper's study end to end in the folder `out`.
 
-    Stages (`STAGES`): anneal the ten compositions (SPEC §1–4), calibrate and compare the
+    Stages (`STAGES`): anneal the ten compositions (docs/model.md §1–4), calibrate and compare the
     closures (paper Section VI.A–C), infer the rates with NUTS and DR-MH (Section VI.D), draw
-    the figures of SPEC §8, and write ``report.md`` / ``report.html``. A finished stage is
+    the figures of docs/model.md §8, and write ``report.md`` / ``report.html``. A finished stage is
     recorded in ``out/stages/<stage>.json`` with its summary numbers; a rerun with the same
     settings skips finished stages (and the annealing resumes from its checkpoint), so an
     interrupted study continues where it stopped.
@@ -82,11 +83,15 @@ def run_study(
     - `force`: forget finished stages (and settings stored by an earlier run) and start over.
     - `log`: where progress lines go.
 
+    Switches JAX to float64 for the process (`meanclust_jax.enable_float64`): the closure
+    calibration and the rate inference need it.
+
     **Returns:** ``{stage: summary}`` for every stage run or reused.
 
     **Raises:** `ValueError` for an unwritable `out`, an unknown `stop_after`, or a folder that
     holds a study made with different settings (unless `force`).
     """
+    enable_float64()
     if stop_after is not None and stop_after not in STAGES:
         raise ValueError(f"stop_after={stop_after!r} is not a stage; use one of {STAGES}")
     path = prepare_output(out)

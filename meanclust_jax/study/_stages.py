@@ -15,13 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from ..closures._study import composition_label
+from ..paper import CALIBRATION_COMPOSITIONS, PAPER_TEMPERATURES, composition_label
+from ..reports.study_figures import FIGURES
 from ._config import StudyConfig
 
 Log = Callable[[str], None]
 
-#: Compositions at which the optimal closure is calibrated (paper Section VI.A).
-CALIBRATION = (1 / 3, 1 / 2)
 #: The inference problems: name → closure file stem (None: built in).
 INFERENCE_CLOSURES = ("PA", "OA-hard-1/2", "SA")
 
@@ -89,7 +88,7 @@ def anneal_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict[
     summary["lattice"] = [cfg.size, cfg.size]
     summary["total_sweeps"] = cfg.total_sweeps
     summary["records"] = int(ds.sizes["time"])
-    summary["temperatures"] = list(schedules.PAPER_TEMPERATURES)
+    summary["temperatures"] = list(PAPER_TEMPERATURES)
     return summary
 
 
@@ -111,15 +110,14 @@ def closures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dic
     improvements over PA).
     """
     from .._io import save_netcdf
-    from ..closures import PairApproximation, SparseApproximation
-    from ..closures._study import cross_stoichiometry_study
+    from ..closures import PairApproximation, SparseApproximation, cross_stoichiometry_study
 
     datasets = load_trajectories(out, cfg)
     (out / "closures").mkdir(exist_ok=True)
     log(f"calibrating OA (hard, soft) at x = 1/3 and 1/2, {cfg.closure_starts} starts per type; "
         f"evaluating on {len(datasets)} compositions")
     study, fitted = cross_stoichiometry_study(
-        datasets, calibrate_at=CALIBRATION, regularizations=("hard", "soft"),
+        datasets, calibrate_at=CALIBRATION_COMPOSITIONS, regularizations=("hard", "soft"),
         num_starts=cfg.closure_starts, seed=cfg.seed,
     )
     files = {}
@@ -142,7 +140,7 @@ def closures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dic
                 c: _floats(study["errors"].sel(closure=c).sel(composition=xc, method="nearest").values)
                 for c in study["closure"].values
             }
-            for xc in CALIBRATION
+            for xc in CALIBRATION_COMPOSITIONS
         },
         "exponents": {name: {t: _floats(v) for t, v in c.parameter_vectors().items()}
                       for name, c in all_closures.items()},
@@ -194,6 +192,7 @@ def inference_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> di
 
     from ..closures import PairApproximation, load_closure
     from ..dataset import load_trajectory
+    from .._cf import cf_posterior_attrs
     from ..inference import PairData, infer_rates, infer_sparse, make_problem, multistart, save_posterior
     from ..ode import fit_sparse
 
@@ -217,7 +216,7 @@ def inference_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> di
             idata = run(sampler, k)
             res[sampler] = _posterior_numbers(idata)
             path = out / "posteriors" / f"{file_label(name)}.{sampler}.nc"
-            save_posterior(idata, path)
+            save_posterior(cf_posterior_attrs(idata, time_scale=1.0), path)
             res["files"][sampler] = str(path.relative_to(out))
 
     key = jax.random.key(cfg.seed)
@@ -282,35 +281,8 @@ def reactions_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> di
 
 # --------------------------------------------------------------------------- figures
 
-#: Figure files of SPEC §8, in report order: key → (file name, caption).
-FIGURES: dict[str, tuple[str, str]] = {
-    "fig2": ("fig02_anneal_history.png", "Temperature, energy per site and pair concentrations "
-             "against time at x = 1/3 (paper Fig. 2); shading: range over replicas."),
-    "fig3": ("fig03_lattice.png", "Initial random and final ordered lattice at x = 1/3 "
-             "(paper Fig. 3); Mn (+) purple, Li (−) yellow."),
-    "fig8": ("fig08_triplets_vs_pairs.png", "Triplet against pair concentrations at x = 1/2 and 1/3: "
-             "data and the PA / OA-hard closures calibrated on each (paper Fig. 8)."),
-    "fig9": ("fig09_errors_hard.png", "Per-type errors J_τ of PA, SA and OA-hard at the calibration "
-             "compositions x = 1/2 (left bars) and 1/3 (paper Fig. 9)."),
-    "fig10": ("fig10_errors_soft.png", "Per-type errors J_τ of PA and OA-soft at x = 1/3 and 1/2 "
-              "(soft regularisation; cf. paper Figs. 9–10)."),
-    "fig11a": ("fig11a_mean_error_hard.png", "Mean error ℰ (eq. 30) against composition: PA and "
-               "OA-hard calibrated at 1/3 and 1/2 (paper Fig. 11a)."),
-    "fig11b": ("fig11b_mean_error_soft.png", "Mean error ℰ against composition: PA and OA-soft "
-               "(paper Fig. 11b)."),
-    "fig12": ("fig12_mean_error_pa_oa_sa.png", "Mean error ℰ against composition for PA, OA-hard-1/3 "
-              "and SA (paper Fig. 12)."),
-    "fig13_PA": ("fig13a_posterior_PA.png", "DR-MH posterior samples of the rates, PA closure "
-                 "(paper Fig. 13a,b): k1, k2, k3 as axes, k4, k5, k7 as RGB; size ∝ 1/F."),
-    "fig13_OA": ("fig13c_posterior_OA-hard-1_2.png", "DR-MH posterior samples, OA-hard-1/2 closure "
-                 "(paper Fig. 13c,d)."),
-    "fig14": ("fig14_loss_histograms.png", "Histograms of F along the DR-MH and NUTS chains for PA "
-              "and OA-hard-1/2; black line: F of the SA fit (paper Fig. 14)."),
-}
-
-
 def figures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict[str, Any]:  # noqa: ARG001
-    """Draw every figure of SPEC §8 from the files of the earlier stages into ``figures/``."""
+    """Draw every figure of docs/model.md §8 from the files of the earlier stages into ``figures/``."""
     from .._io import load_netcdf
     from ..closures import PairApproximation, load_closure
     from ..inference import load_posterior
@@ -336,7 +308,7 @@ def figures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict
         labels = [f"initial (t = {times[0]:.0f} sweeps)", f"final (t = {times[-1]:.0f} sweeps)"]
     else:
         configs, labels = [x13["final_configuration"].isel(replica=0).values], ["final"]
-    plot_lattice_snapshots(configs, path["fig3"], labels=labels)
+    plot_lattice_snapshots(configs, path["fig3"], labels=labels, zoom=min(24, cfg.size // 2))
 
     log("Figs. 8-12 (closures)")
     study = load_netcdf(out / "closures" / "study.nc")
@@ -376,8 +348,6 @@ def figures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict
 
 
 __all__ = [
-    "CALIBRATION",
-    "FIGURES",
     "INFERENCE_CLOSURES",
     "anneal_stage",
     "closures_stage",
