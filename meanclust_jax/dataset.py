@@ -53,7 +53,7 @@ from ._labels import PAIRS, SPECIES, TRIPLETS
 from ._version import __version__
 from .concentrations import concentrations_from_counts, split_counts
 from .energy import energy_from_counts
-from .engine._reactions import COEFFICIENTS, REACTANTS, REACTIONS, reaction_statistics
+from .engine import COEFFICIENTS, REACTANTS, REACTIONS, reaction_statistics
 
 
 def to_dataset(result):  # noqa: ANN001, ANN201

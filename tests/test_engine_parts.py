@@ -117,8 +117,8 @@ def test_spec_validates_once():
     T, active = sweep_plan(spec, records_per_chunk=2)
     assert T.shape == (2, 2, 2, 10) and active.shape == (2, 2, 10) and active.sum() == 25
     assert np.all(T == np.float32(0.5))
-    for kw, match in ((dict(replicas=3), "one entry per replica"), (dict(record_every=0), "record_every=0"),
-                      (dict(engine="gpu"), "engine='gpu'"), (dict(snapshots=-1), "snapshots=-1")):
+    for kw, match in ((dict(replicas=3), "one entry per replica"), (dict(record_every=0), r"record_every \(sweeps\) must be an integer >= 1, got 0"),
+                      (dict(engine="gpu"), "engine='gpu'"), (dict(snapshots=-1), "snapshots must be an integer >= 0, got -1")):
         args = dict(schedule=schedules.constant(0.5, 25), composition=[0.25, 0.5], replicas=2)
         args.update(kw)
         with pytest.raises(ValueError, match=match):

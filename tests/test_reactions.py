@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from meanclust_jax import schedules
+from meanclust_jax._cf import missing_cf
 from meanclust_jax._labels import TRIPLET_INDEX
 from meanclust_jax.energy import ChargeNeutralityHamiltonian
 from meanclust_jax.engine import (
@@ -54,6 +55,8 @@ def test_flux_identity_is_exact(engine, size, schedule):
     assert r_pp < 1e-12 and r_mm < 1e-12, (r_pp, r_mm)
     assert ds.reaction_accepted.values.sum() > 0  # reactions happened
     assert np.all(ds.reaction_accepted.values <= ds.reaction_attempts.values)
+    assert missing_cf(ds) == []  # CF long_name and units on the observer's variables too
+    assert ds.rate_measured.attrs["units"] == "1/sweep"
 
 
 @pytest.mark.parametrize("engine", ["parallel", "sequential"])

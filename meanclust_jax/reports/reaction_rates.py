@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine._reactions import COEFFICIENTS, INFINITE_TEMPERATURE_RATES, REACTANTS, REACTIONS
+from ..engine import COEFFICIENTS, INFINITE_TEMPERATURE_RATES, REACTANTS, REACTIONS
 from .closure_figures import _new_figure, _save
 
 #: ``10 / (3 c_r)``: measured rate = this x acceptance fraction of the class's reactant chains.
