@@ -52,11 +52,11 @@ def global_phase(
     sa, sb, R, C = lay.sa, lay.sb, lay.R, lay.C
     residues = jnp.asarray(global_residues(sa, sb) or ((0, 0),), dtype=jnp.int32)
     kp, kq, kr, km, kn, ku = jax.random.split(key, 6)
-    p = jax.random.randint(kp, (), 0, sa)
-    q = jax.random.randint(kq, (), 0, sb)
-    delta = residues[jax.random.randint(kr, (), 0, residues.shape[0])]
-    pa = p + delta[0] + sa * jax.random.randint(km, (), 0, R)
-    qb = q + delta[1] + sb * jax.random.randint(kn, (), 0, C)
+    p = jax.random.randint(kp, (), 0, sa, dtype=jnp.int32)
+    q = jax.random.randint(kq, (), 0, sb, dtype=jnp.int32)
+    delta = residues[jax.random.randint(kr, (), 0, residues.shape[0], dtype=jnp.int32)]
+    pa = p + delta[0] + sa * jax.random.randint(km, (), 0, R, dtype=jnp.int32)
+    qb = q + delta[1] + sb * jax.random.randint(kn, (), 0, C, dtype=jnp.int32)
     if engine.fused_rng:
         u = phase_uniform(ku, (R, C), tie=y[0, 0, 0, 0])
     else:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ..lattice import TriangularLattice, check_moves
@@ -89,7 +90,7 @@ class LocalSwaps(AbstractMoves):
         return _local.local_sweep(engine, key, state, T, index)
 
     def draw_partners(self, key, sites, neighbours):  # noqa: ANN001, ANN201
-        direction = jax.random.randint(key, sites.shape, 0, 6)
+        direction = jax.random.randint(key, sites.shape, 0, 6, dtype=jnp.int32)
         return neighbours[sites, direction], direction
 
 
@@ -107,8 +108,8 @@ class GlobalSwaps(AbstractMoves):
 
     def draw_partners(self, key, sites, neighbours):  # noqa: ANN001, ANN201
         n_sites = neighbours.shape[0]
-        partners = (sites + jax.random.randint(key, sites.shape, 1, n_sites)) % n_sites
-        return partners, jax.numpy.full(sites.shape, -1, sites.dtype)
+        partners = (sites + jax.random.randint(key, sites.shape, 1, n_sites, dtype=jnp.int32)) % n_sites
+        return partners, jnp.full(sites.shape, -1, jnp.int32)
 
 
 #: The move sets by name (the CLI's ``--moves`` and the ``moves=`` strings of `anneal`).

@@ -89,7 +89,7 @@ class SequentialEngine(AbstractEngine):
         N = self.neighbours.shape[0]
         T = jnp.asarray(temperature, jnp.float32)
         ki, kj, ku = jax.random.split(key, 3)
-        i_all = jax.random.randint(ki, (N,), 0, N)
+        i_all = jax.random.randint(ki, (N,), 0, N, dtype=jnp.int32)
         j_all, d_all = self.moves.draw_partners(kj, i_all, self.neighbours)
         u_all = jax.random.uniform(ku, (N,), dtype=jnp.float32)
 

@@ -33,6 +33,7 @@ import numpy as np
 
 from ..engine import COEFFICIENTS, INFINITE_TEMPERATURE_RATES, REACTANTS, REACTIONS
 from .closure_figures import _new_figure, _save
+from .style import RATE_UNIT, TIME_UNIT, closure_colour, with_unit
 
 #: ``10 / (3 c_r)``: measured rate = this x acceptance fraction of the class's reactant chains.
 _SCALE = np.asarray(INFINITE_TEMPERATURE_RATES)
@@ -257,7 +258,7 @@ def plot_measured_rates(ds, path: str | os.PathLike[str], *,  # noqa: ANN001
     steps = t[1:][np.diff(T) != 0]
     fig = _new_figure((13, 6.2))
     axes = fig.subplots(2, 4, sharex=True)
-    colours = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a"]
+    colours = [closure_colour(label) for label in (posteriors or {})]  # one colour per closure
     for r, ax in enumerate(axes.ravel()):
         ax.step(t[1:], k[1:, r], where="pre", color="k", lw=0.9, label="measured (per record)")
         if averaged is not None and np.isfinite(averaged["rate"][r]):
@@ -271,9 +272,9 @@ def plot_measured_rates(ds, path: str | os.PathLike[str], *,  # noqa: ANN001
         ax.set_title(f"{REACTIONS[r]}: {REACTANTS[r].replace('ang:', '∠').replace('lin:', '—')} (c = {COEFFICIENTS[r]})",
                      fontsize=9)
         if r % 4 == 0:
-            ax.set_ylabel("rate (1/sweep)")
+            ax.set_ylabel(with_unit("rate", RATE_UNIT))
         if r >= 4:
-            ax.set_xlabel("time (sweeps)")
+            ax.set_xlabel(with_unit("time", TIME_UNIT))
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=max(1, len(labels)), fontsize=8, frameon=False)
     fig.suptitle(title or "Measured reaction rates (grey lines: temperature steps)", fontsize=10)
