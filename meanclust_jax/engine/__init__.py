@@ -16,6 +16,7 @@ from ..energy import ChargeNeutralityHamiltonian, TriangleBondHamiltonian
 from ..lattice import TriangularLattice
 from ..schedules import Schedule
 from ._checkerboard import CheckerboardEngine as CheckerboardEngine, make_parallel_engine as make_parallel_engine
+from ._checks import anneal_memory_bytes as anneal_memory_bytes, check_anneal_memory as check_anneal_memory
 from ._driver import (
     ENGINES as ENGINES,
     AnnealResult as AnnealResult,
@@ -96,8 +97,12 @@ def anneal(
     - `progress`: show a progress bar.
     - `checkpoint`: optional ``.npz`` path; the state is saved atomically after every chunk,
       and a run started with the same arguments, key and starting configuration resumes from
-      it, giving exactly the dataset of an uninterrupted run (a different one is refused).
-    - `records_per_chunk`: records per compiled call (progress/checkpoint granularity).
+      it, giving exactly the dataset of an uninterrupted run (a different one is refused). A
+      link is followed when reading; saving replaces the link by a file (the link's target is
+      never written).
+    - `records_per_chunk`: records per compiled call (progress/checkpoint granularity), ``>= 1``.
+    - `callback`: optional function ``callback(chunks_done, n_chunks)`` called after every chunk
+      (after its checkpoint is saved).
     - `reactions`: record the reaction observer (local moves only): per record interval the
       reaction fluxes, measured rate constants ``k1 … k8`` of eq. (5) with standard errors, and
       the per-class attempt and acceptance counts (`meanclust_jax.engine._reactions`, whose
@@ -123,7 +128,11 @@ def anneal(
     - `ValueError` for a composition outside (0, 1) or leaving no site of a species, a lattice
       the checkerboard cannot tile, a temperature ≤ 0 or non-finite, fewer than 1 sweep, an
       unknown schedule, moves or engine, mismatched per-replica lists, `reactions` with global
-      moves, or an `initial` run of another lattice size or composition.
+      moves, a seed outside ``[0, 2**64 - 1]`` or a key of another type, an `initial` value
+      other than ±1 or an `initial` run of another lattice size or composition,
+      ``records_per_chunk < 1``, a `callback` that is not callable, a `checkpoint` that is a
+      folder, unreadable (empty, truncated) or from another run, or a run whose estimated
+      memory (`check_anneal_memory`) exceeds what is available — all before any sweep.
     """
     from ..dataset import to_dataset
 
@@ -161,7 +170,9 @@ __all__ = [
     "LocalSwaps",
     "SequentialEngine",
     "anneal",
+    "anneal_memory_bytes",
     "as_moves",
+    "check_anneal_memory",
     "make_parallel_engine",
     "make_sequential_engine",
     "random_configuration",

@@ -27,7 +27,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validate import check_int
+from .._io import load_npz
+from .._validate import check_int, seed_key
+from ._checks import (
+    check_anneal_memory,
+    check_callback,
+    check_checkpoint_path,
+    check_initial_values,
+    check_records_per_chunk,
+)
 from ..concentrations import cluster_counts
 from ..energy import TriangleBondHamiltonian
 from ..lattice import TriangularLattice
@@ -35,7 +43,7 @@ from ..schedules import Schedule
 from ._checkerboard import make_parallel_engine
 from ._engine import AbstractEngine
 from ._moves import AbstractMoves, as_moves, check_reactions
-from ._reactions import interval_moments
+from ._reactions import interval_moments, sweep_count_names
 from ._sequential import make_sequential_engine
 
 #: Engine names accepted by `anneal` and the CLI.
@@ -196,10 +204,9 @@ class AnnealResult:
 
 
 def as_key(key: jax.Array | int) -> jax.Array:
-    """Accept a typed key (``jax.random.key``), a raw ``PRNGKey`` array or an int seed."""
-    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-        return jax.random.key(int(key))
-    key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
+    """Accept a typed key (``jax.random.key``), a raw ``PRNGKey`` array or an int seed in
+    ``[0, 2**64 - 1]`` (`meanclust_jax._validate.seed_key`)."""
+    key = _seed_or_array(key)
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         return key
     if key.dtype == jnp.uint32 and key.shape[-1:] == (2,):
@@ -216,9 +223,8 @@ def replica_key_batch(key: jax.Array | int, replicas: int) -> jax.Array:
 
     **Raises:** `ValueError` if a batch of keys does not have ``replicas`` entries.
     """
-    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-        key = jax.random.key(int(key))
-    raw = jnp.asarray(key) if not isinstance(key, jax.Array) else key
+    key = _seed_or_array(key)
+    raw = key
     typed = jnp.issubdtype(raw.dtype, jax.dtypes.prng_key)
     batch_shape = raw.shape if typed else raw.shape[:-1]
     if len(batch_shape) == 0:
@@ -227,6 +233,19 @@ def replica_key_batch(key: jax.Array | int, replicas: int) -> jax.Array:
     if batch_shape != (replicas,):
         raise ValueError(f"key holds {batch_shape[0]} keys but replicas={replicas}: give one key or one per replica")
     return raw if typed else jax.random.wrap_key_data(raw)
+
+
+def _seed_or_array(key):  # noqa: ANN001, ANN202
+    """An int seed becomes a typed key (range checked); anything else must be a JAX/NumPy array."""
+    if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
+        return seed_key(key, "key")
+    if isinstance(key, jax.Array):
+        return key
+    if isinstance(key, np.ndarray) and key.dtype == np.uint32:
+        return jnp.asarray(key)
+    raise ValueError(
+        f"key must be a jax.random.key, a uint32 PRNGKey or an int seed in [0, 2**64 - 1], got {key!r}"
+    )
 
 
 def random_configuration(key: jax.Array, lattice: TriangularLattice, n_minus: int) -> jax.Array:
@@ -273,8 +292,10 @@ def resolve_initial(spec: AnnealSpec, initial: object) -> tuple[np.ndarray | Non
     **Raises:** `ValueError` if a previous trajectory has another lattice size, another number
     of ``-`` sites than `spec`'s compositions, or a number of replicas other than 1 or `spec`'s.
     """
-    if initial is None or not hasattr(initial, "data_vars"):
-        return (None if initial is None else np.asarray(initial)), 0
+    if initial is None:
+        return None, 0
+    if not hasattr(initial, "data_vars"):
+        return check_initial_values(initial), 0
     ds = initial
     if "final_configuration" not in ds or "time" not in ds.coords:
         raise ValueError("initial: the dataset is not a meanclust_jax trajectory (no final_configuration or time)")
@@ -392,20 +413,21 @@ class Checkpoint:
     path: Path | None
     fingerprint: str
 
-    def load(self) -> dict[str, np.ndarray] | None:
-        """The saved arrays, or None when there is no file.
+    def load(self, keys: tuple[str, ...]) -> dict[str, np.ndarray] | None:
+        """The saved arrays `keys` (besides the fingerprint), or None when there is no file.
 
-        **Raises:** `ValueError` if the file belongs to another run (another fingerprint).
+        **Raises:** `ValueError` if the file is unreadable (empty, truncated, not an ``.npz``
+        file, lacking one of `keys`) or belongs to another run (another fingerprint).
         """
         if self.path is None or not self.path.is_file():
             return None
-        with np.load(self.path, allow_pickle=False) as z:
-            if str(z["fingerprint"]) != self.fingerprint:
-                raise ValueError(
-                    f"checkpoint={str(self.path)!r} belongs to a different run (other arguments, key "
-                    "or starting configuration); delete it or choose another path"
-                )
-            return {k: z[k] for k in z.files}
+        z = load_npz(self.path, ("fingerprint", *keys), what="checkpoint")
+        if str(z["fingerprint"]) != self.fingerprint:
+            raise ValueError(
+                f"checkpoint={str(self.path)!r} belongs to a different run (other arguments, key "
+                "or starting configuration); delete it or choose another path"
+            )
+        return z
 
     def save(self, **arrays: np.ndarray) -> None:
         """Write the arrays and the fingerprint atomically (nothing without a path)."""
@@ -436,12 +458,17 @@ def run_anneal(
     **Returns:** an `AnnealResult`.
     """
     B, total, rec = spec.replicas, spec.total_sweeps, spec.record_every
+    # Every check before any work.
+    records_per_chunk = check_records_per_chunk(records_per_chunk)
+    callback = check_callback(callback)
+    check_checkpoint_path(checkpoint)
     initial, t0 = resolve_initial(spec, initial)
+    rpc = spec.default_records_per_chunk() if records_per_chunk is None else records_per_chunk
+    check_anneal_memory(spec.lattice.rows, spec.lattice.cols, B, total, rec, spec.snapshots, rpc,
+                        counts_per_sweep=len(sweep_count_names(spec.reactions)))
     replica_keys = replica_key_batch(key, B)
     init_keys, keys = (jnp.stack(k) for k in zip(*(jax.random.split(k) for k in replica_keys)))
     sigma = initial_configurations(spec, init_keys, initial)
-    rpc = spec.default_records_per_chunk() if records_per_chunk is None else check_int(
-        records_per_chunk, "records_per_chunk", minimum=1)
     T_all, active = sweep_plan(spec, rpc)
     n_chunks = active.shape[0]
 
@@ -454,7 +481,8 @@ def run_anneal(
     ckpt = Checkpoint(None if checkpoint is None else Path(checkpoint),
                       fingerprint(spec, replica_keys, initial, rpc, t0))
     start = 0
-    saved = ckpt.load()
+    saved = ckpt.load(("chunks_done", "sigma", "keys", "snap_times", "snap_sigma", "counts", "n_changed")
+                      + (_CHUNK_ARRAYS[2:] if spec.reactions else ()))
     if saved is not None:
         start = int(saved["chunks_done"])
         sigma = jnp.asarray(saved["sigma"])

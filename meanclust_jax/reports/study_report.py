@@ -29,6 +29,7 @@ from .._labels import TRIPLETS
 from .. import paper
 from ..paper import composition_label
 from .markup import Bullets, Figure, Heading, Paragraph, Table, to_html, to_markdown
+from .beyond_paper import beyond_paper_section
 from .study_figures import FIGURES
 
 RATES = tuple(f"k{i}" for i in range(1, 9))
@@ -312,6 +313,7 @@ def build_report(cfg, summaries: dict[str, Any]) -> list:  # noqa: ANN001
     """The report's blocks from the stage summaries (see `meanclust_jax.reports.markup`)."""
     return (_settings_section(cfg, summaries) + _anneal_section(summaries) + _table2_section(summaries)
             + _errors_section(summaries) + _composition_section(summaries)
+            + beyond_paper_section(summaries, _figure)
             + _inference_section(summaries) + _reactions_section(summaries) + _caveats(cfg))
 
 
