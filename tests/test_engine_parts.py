@@ -150,9 +150,11 @@ def test_fingerprint_covers_the_starting_configuration(tmp_path):
     assert fingerprint(spec, keys, a, 1) == fingerprint(spec, keys, a.copy(), 1)
     ckpt = Checkpoint(tmp_path / "c.npz", fingerprint(spec, keys, a, 1))
     ckpt.save(x=np.arange(3))
-    np.testing.assert_array_equal(ckpt.load()["x"], np.arange(3))
+    np.testing.assert_array_equal(ckpt.load(("x",))["x"], np.arange(3))
+    with pytest.raises(ValueError, match="lacks"):
+        ckpt.load(("x", "y"))
     with pytest.raises(ValueError, match="different run"):
-        Checkpoint(tmp_path / "c.npz", fingerprint(spec, keys, b, 1)).load()
+        Checkpoint(tmp_path / "c.npz", fingerprint(spec, keys, b, 1)).load(("x",))
 
 
 def test_resume_with_another_initial_configuration_is_refused(tmp_path):

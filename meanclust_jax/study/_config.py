@@ -110,6 +110,7 @@ def check_study_memory(cfg: StudyConfig) -> None:
     record_every = max(1, cfg.total_sweeps // cfg.records)
     try:
         check_anneal_memory(cfg.size, cfg.size, replicas, cfg.total_sweeps, record_every, cfg.snapshots,
-                            max(1, math.ceil(cfg.total_sweeps / record_every / 50)))
+                            max(1, math.ceil(cfg.total_sweeps / record_every / 50)),
+                            counts_per_sweep=10)  # the anneal stage records the reaction observer
     except ValueError as err:
         raise ValueError(f"--size {cfg.size}: the study's {err}") from None
