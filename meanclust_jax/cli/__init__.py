@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 #: Modules of ``meanclust_jax.cli`` that register sub-commands, in the order ``--help`` lists them.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("anneal", "closures", "infer", "reproduce")
+SUBCOMMAND_MODULES: tuple[str, ...] = ("anneal", "closures", "infer", "reproduce", "audit")
 
 
 def build_parser() -> argparse.ArgumentParser:
