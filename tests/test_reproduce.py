@@ -158,8 +158,12 @@ def _check_artefacts(out: Path, cfg: StudyConfig) -> None:
         data = base64.b64encode((out / "figures" / f).read_bytes()).decode("ascii")
         assert f'src="data:image/png;base64,{data}"' in html, f"report.html does not embed {f}"
     assert 'src="figures/' not in html  # self-contained: no link to a file beside it
-    for heading in ("Table II", "Figs. 11, 12", "Figs. 13, 14", "36.13"):
+    for heading in ("Table II", "Figs. 11, 12", "Figs. 13, 14", "36.13", "Claims audit"):
         assert heading in report
+    claims = json.loads((out / "audit" / "audit.json").read_text(encoding="utf-8"))
+    assert claims and all(set(r) == {"id", "claim", "paper", "ours", "verdict", "reason"} for r in claims)
+    for f in ("audit_sensitivity.png", "audit_ordered_state.png"):
+        assert f"(audit/figures/{f})" in report
 
 
 def _numbers(text: str) -> list[str]:
@@ -189,8 +193,8 @@ def test_reproduce_quick_end_to_end_resume_and_determinism(tmp_path) -> None:  #
     stamps = {p: p.stat().st_mtime_ns for p in trajectories}
     proc = _run_cli(["--quick", "--out", str(b), "--compile-cache", str(cache), "--no-progress"])
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "[1/5 anneal] already done, skipped" in proc.stdout
-    assert "[1/5 anneal] started" not in proc.stdout
+    assert f"[1/{len(STAGES)} anneal] already done, skipped" in proc.stdout
+    assert f"[1/{len(STAGES)} anneal] started" not in proc.stdout
     assert {p: p.stat().st_mtime_ns for p in trajectories} == stamps
 
     # Same seed, same numbers: the interrupted-and-resumed study equals the uninterrupted one.

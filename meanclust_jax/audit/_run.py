@@ -76,8 +76,8 @@ def study_inputs(study: str | os.PathLike[str]) -> tuple[dict[float, Any], dict[
     inf_file = root / "stages" / "inference.json"
     inference = _read_json(inf_file) if inf_file.is_file() else None
     size = anneal.get("lattice", ["?", "?"])
-    source = (f"study {root.name}: {size[0]}×{size[1]} lattices, {anneal.get('total_sweeps', '?')} sweeps, "
-              f"the study's fitted closures" + (" and rate posteriors" if inference else ""))
+    source = (f"the study's runs: {size[0]}×{size[1]} lattices, {anneal.get('total_sweeps', '?')} sweeps, "
+              f"its fitted closures" + (" and rate posteriors" if inference else ""))
     return datasets, fitted, inference, source
 
 
@@ -130,7 +130,7 @@ def run_audit(
 
     The audit summary (JSON-able): ``claims`` (the records of ``audit.json``), ``counts``,
     ``numbers`` (without the inference summary), ``sensitivity``, ``figures`` and ``files``
-    (paths relative to `out`).
+    (paths relative to `out`), ``captions`` of the figures and ``settings``.
 
     **Raises:**
 
@@ -183,6 +183,7 @@ def run_audit(
         "numbers": stored_numbers,
         "sensitivity": sensitivity,
         "figures": figures,
+        "captions": {k: c for k, (_, c) in AUDIT_FIGURES.items()},
         "settings": {"quick": quick, "size": size, "seed": seed, "study": str(study) if study else None,
                      "compositions": list(PAPER_COMPOSITIONS)},
         "files": ["audit.json", "audit_numbers.json", "audit.md", "audit.html"],
@@ -191,7 +192,7 @@ def run_audit(
     write_text_atomic(root / "audit_numbers.json",
                       json.dumps({"numbers": stored_numbers, "sensitivity": sensitivity}, indent=1,
                                  ensure_ascii=False, allow_nan=False) + "\n")
-    write_audit_report(root, summary, captions={k: c for k, (_, c) in AUDIT_FIGURES.items()})
+    write_audit_report(root, summary)
     c = summary["counts"]
     log(f"{len(records)} claims: {c['reproduced']} reproduced, {c['not reproduced']} not reproduced, "
         f"{c['not testable']} not testable; written to {root / 'audit.json'}")

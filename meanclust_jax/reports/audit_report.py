@@ -259,12 +259,13 @@ def audit_blocks(summary: Mapping[str, Any], *, prefix: str = "", captions: Mapp
 
     - `summary`: the dict returned by `meanclust_jax.audit.run_audit` (or the study's audit stage).
     - `prefix`: prepended to the figure paths (e.g. ``"audit/"`` inside a study folder).
-    - `captions`: figure captions by key (``"sensitivity"``, ``"ordered"``).
+    - `captions`: figure captions by key (``"sensitivity"``, ``"ordered"``); default the
+      summary's ``"captions"``.
     - `level`: heading level of the section.
 
     **Returns:** a list of `meanclust_jax.reports.markup` blocks.
     """
-    captions = dict(captions or {})
+    captions = dict(captions if captions is not None else summary.get("captions", {}))
     c = summary["counts"]
     numbers = summary["numbers"]
     figs = summary.get("figures", {})
