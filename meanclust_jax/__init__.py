@@ -37,10 +37,13 @@ from .engine import anneal as anneal
 from .lattice import TriangularLattice as TriangularLattice
 from .closures import (
     AbstractClosure as AbstractClosure,
+    ConsistentClosure as ConsistentClosure,
     OptimalApproximation as OptimalApproximation,
     PairApproximation as PairApproximation,
     SparseApproximation as SparseApproximation,
     closure_errors as closure_errors,
+    fit_closure as fit_closure,
+    fit_consistent_closure as fit_consistent_closure,
     fit_optimal_closure as fit_optimal_closure,
     load_closure as load_closure,
     mean_closure_error as mean_closure_error,

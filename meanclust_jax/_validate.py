@@ -16,13 +16,21 @@ import numpy as np
 
 def _range_text(minimum, maximum, *, open_min: bool = False, open_max: bool = False) -> str:  # noqa: ANN001
     """``>= 1``, ``> 0``, ``<= 5``, ``in [0, 1]``, ``in (0, 1)`` or ``""`` (no bound)."""
+    lo, hi = _number_text(minimum), _number_text(maximum)
     if minimum is not None and maximum is not None:
-        return f"in {'(' if open_min else '['}{minimum:g}, {maximum:g}{')' if open_max else ']'}"
+        return f"in {'(' if open_min else '['}{lo}, {hi}{')' if open_max else ']'}"
     if minimum is not None:
-        return f"{'>' if open_min else '>='} {minimum:g}"
+        return f"{'>' if open_min else '>='} {lo}"
     if maximum is not None:
-        return f"{'<' if open_max else '<='} {maximum:g}"
+        return f"{'<' if open_max else '<='} {hi}"
     return ""
+
+
+def _number_text(v) -> str:  # noqa: ANN001
+    """Integers exactly (``18446744073709551615``), other numbers with ``:g``."""
+    if v is None:
+        return ""
+    return str(int(v)) if isinstance(v, (numbers.Integral, np.integer)) else f"{v:g}"
 
 
 def check_int(
@@ -104,3 +112,35 @@ def check_float(
         bound = _range_text(minimum, maximum, open_min=open_min, open_max=open_max)
         raise ValueError(f"{name} must be a finite number{' ' + bound if bound else ''}, got {value!r}")
     return v
+
+
+#: Seeds are unsigned 64-bit integers: ``0 … 2**64 - 1``.
+MAX_SEED = 2**64 - 1
+
+
+def check_seed(seed, name: str = "seed") -> int:  # noqa: ANN001
+    """Check a PRNG seed: an integer in ``[0, 2**64 - 1]`` (`MAX_SEED`).
+
+    **Raises:** `ValueError` ``"<name> must be an integer in [0, 18446744073709551615], got ..."``.
+    """
+    return check_int(seed, name, minimum=0, maximum=MAX_SEED)
+
+
+def seed_key(seed, name: str = "seed"):  # noqa: ANN001, ANN201 - jax.Array
+    """A typed JAX key from an integer seed in ``[0, 2**64 - 1]`` (checked by `check_seed`).
+
+    For the default threefry implementation the key holds the seed's 64 bits as
+    ``(high 32, low 32)``, which is what ``jax.random.key(seed)`` gives for every seed it accepts
+    with 64-bit types on; unlike it, seeds ``>= 2**63`` are accepted and seeds ``>= 2**32`` are
+    never truncated when 64-bit types are off. Other implementations use ``jax.random.key``.
+    """
+    import jax
+
+    seed = check_seed(seed, name)
+    impl = jax.config.jax_default_prng_impl
+    if impl == "threefry2x32":
+        data = np.asarray([seed >> 32, seed & 0xFFFFFFFF], dtype=np.uint32)
+        return jax.random.wrap_key_data(data, impl="threefry2x32")
+    if seed >= 2**63:
+        raise ValueError(f"{name}={seed}: the PRNG implementation {impl!r} takes seeds < 2**63")
+    return jax.random.key(seed)

@@ -18,6 +18,9 @@ import numpy as np
 from ._validate import check_float, check_int
 from .paper import PAPER_TEMPERATURES as PAPER_TEMPERATURES
 
+#: Largest total length of a schedule, in sweeps: the engine numbers sweeps with int32.
+MAX_SWEEPS = 2**31 - 1
+
 
 @dataclasses.dataclass(frozen=True)
 class Schedule:
@@ -31,7 +34,8 @@ class Schedule:
 
     **Raises:**
 
-    - `ValueError` if a temperature is ≤ 0 or not finite, or a step has fewer than 1 sweep.
+    - `ValueError` if a temperature is ≤ 0 or not finite, a step has fewer than 1 sweep or a
+      non-integer number of sweeps, or the schedule is longer than `MAX_SWEEPS` sweeps.
     """
 
     steps: tuple[tuple[float, int], ...]
@@ -47,8 +51,15 @@ class Schedule:
             except (TypeError, ValueError):
                 raise ValueError(f"schedule step {idx} must be a pair (T, sweeps), got {step!r}") from None
             T = check_float(T, f"schedule step {idx}: T", minimum=0.0, open_min=True)
-            sweeps = check_int(sweeps, f"schedule step {idx}: sweeps", minimum=1, allow_float=True)
+            sweeps = check_int(sweeps, f"schedule step {idx}: sweeps", minimum=1, maximum=MAX_SWEEPS,
+                               allow_float=True)
             clean.append((T, sweeps))
+        total = sum(s for _, s in clean)
+        if total > MAX_SWEEPS:
+            raise ValueError(
+                f"schedule total sweeps must be <= {MAX_SWEEPS} (the engine numbers sweeps with "
+                f"int32), got {total} over {len(clean)} steps"
+            )
         object.__setattr__(self, "steps", tuple(clean))
 
     @property
@@ -61,7 +72,12 @@ class Schedule:
         return np.concatenate([np.full(s, T, np.float32) for T, s in self.steps])
 
     def scaled(self, factor: float) -> Schedule:
-        """The same temperatures with every step's sweeps multiplied by `factor` (≥ 1 sweep)."""
+        """The same temperatures with every step's sweeps multiplied by `factor` and rounded
+        (at least 1 sweep per step).
+
+        **Raises:** `ValueError` unless `factor` is a finite number > 0.
+        """
+        factor = check_float(factor, "factor", minimum=0.0, open_min=True)
         return Schedule(tuple((T, max(1, round(s * factor))) for T, s in self.steps), self.name)
 
     def __str__(self) -> str:
@@ -97,7 +113,8 @@ def paper(sweeps_per_step: int = 1000) -> Schedule:
     The paper does not print its temperatures; ours are chosen for the charge-neutrality
     Hamiltonian in its own units (`meanclust_jax.paper.PAPER_TEMPERATURES`).
     """
-    sweeps_per_step = check_int(sweeps_per_step, "sweeps_per_step", minimum=1, allow_float=True)
+    sweeps_per_step = check_int(sweeps_per_step, "sweeps_per_step", minimum=1,
+                                maximum=MAX_SWEEPS // len(PAPER_TEMPERATURES), allow_float=True)
     return Schedule(
         tuple((T, int(sweeps_per_step)) for T in PAPER_TEMPERATURES),
         f"paper:sweeps_per_step={sweeps_per_step}",
@@ -118,17 +135,28 @@ def from_csv(path: str | os.PathLike[str]) -> Schedule:
     if not p.is_file():
         raise ValueError(f"schedule={str(p)!r}: no such CSV file")
     rows = []
-    for lineno, line in enumerate(p.read_text().splitlines(), 1):
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"schedule={str(p)!r} is not a readable text CSV file ({type(err).__name__})") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         cells = [c.strip() for c in line.split(",")]
         try:
-            rows.append((float(cells[0]), int(float(cells[1]))))
-        except (ValueError, IndexError):
+            if len(cells) != 2:
+                raise ValueError
+            T, sweeps = float(cells[0]), float(cells[1])
+        except ValueError:
             if not rows and lineno == 1:
                 continue  # header
             raise ValueError(f"schedule CSV {str(p)!r} line {lineno}: expected 'T,sweeps', got {line!r}") from None
+        where = f"schedule CSV {str(p)!r} line {lineno}"
+        rows.append((check_float(T, f"{where}: T", minimum=0.0, open_min=True),
+                     check_int(sweeps, f"{where}: sweeps", minimum=1, maximum=MAX_SWEEPS, allow_float=True)))
+    if not rows:
+        raise ValueError(f"schedule CSV {str(p)!r} holds no 'T,sweeps' rows")
     return from_steps(rows, name=f"csv:{p.name}")
 
 
@@ -177,6 +205,4 @@ def parse(spec: str) -> Schedule:
 
 
 def _as_int(spec: str, key: str, value: float) -> int:
-    if value != int(value) or value < 1:
-        raise ValueError(f"schedule={spec!r}: {key}={value:g} must be an integer >= 1")
-    return int(value)
+    return check_int(value, f"schedule={spec!r}: {key}", minimum=1, maximum=MAX_SWEEPS, allow_float=True)

@@ -391,6 +391,10 @@ def test_audit_cli_fails_fast(tmp_path, capsys):
     blocker.write_text("x")
     _fails_fast(["--quick", "--out", str(blocker)], capsys, "not a folder")
     _fails_fast(["--quick", "--study", str(tmp_path), "--out", str(tmp_path / "b")], capsys, "no finished anneal stage")
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "audit.json").write_text("[]")
+    _fails_fast(["--quick", "--out", str(tmp_path / "c")], capsys, "already holds an audit (audit.json); use --force")
+    assert (tmp_path / "c" / "audit.json").read_text() == "[]"
 
 
 @pytest.mark.slow

@@ -35,7 +35,7 @@ C_SINGLE = jnp.array([2 / 3, 1 / 3])
 C_PAIR0 = jnp.array([4 / 9, 1 / 9, 2 / 9])
 TS = jnp.linspace(0.0, 3.0, 31)
 K_TRUE = jnp.array([0.3, 0.2, 0.5, 0.4, 0.1, 0.2, 0.6, 0.3])
-ALPHA_TRUE = jnp.array([-0.083, -0.166])
+ALPHA_TRUE = jnp.array([0.083, 0.166])  # relaxing: concentrations stay in [0, 1]
 FREE = ("k3", "k7")  # a well-identified pair (posterior correlation ≈ 0)
 
 
@@ -159,7 +159,7 @@ def test_bad_sampling_input_raises(synthetic):  # noqa: ANN001
         rate_posterior_model(problem, upper=1.0, free=("k9",))
 
 
-def _run_dataset(alpha=-ALPHA_TRUE) -> xr.Dataset:  # noqa: ANN001
+def _run_dataset(alpha=ALPHA_TRUE) -> xr.Dataset:  # noqa: ANN001
     """A trajectory file of the SA model. With the default (positive) ``α`` the concentrations
     relax and stay in [0, 1]; the paper's negative ``α`` drive ``C_--`` below 0 by t ≈ 1.3, which
     the trajectory reader refuses."""
@@ -198,7 +198,7 @@ def test_cli_infer_rates_sa(tmp_path, capsys):  # noqa: ANN001
     assert "--samples must be an integer >= 1" in capsys.readouterr().err
     code = main(["infer-rates", str(run), "--closure", "nope.json", "--out", str(out)])
     assert code == 2
-    save_netcdf(_run_dataset(ALPHA_TRUE), run)  # C_-- < 0: not a trajectory
+    save_netcdf(_run_dataset(-ALPHA_TRUE), run)  # C_-- < 0: not a trajectory
     code = main(["infer-rates", str(run), "--closure", "sa", "--out", str(out)])
     assert code == 2
     assert "dataset['C_pair'] must lie in [0, 1]" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -123,7 +124,7 @@ def test_html_embeds_figures(tmp_path) -> None:  # noqa: ANN001
 
 
 def _check_artefacts(out: Path, cfg: StudyConfig) -> None:
-    from meanclust_jax.closures import OptimalApproximation, load_closure
+    from meanclust_jax.closures import ConsistentClosure, OptimalApproximation, load_closure
     from meanclust_jax.dataset import load_trajectory
     from meanclust_jax.inference import load_posterior
     from meanclust_jax._io import load_netcdf
@@ -139,7 +140,11 @@ def _check_artefacts(out: Path, cfg: StudyConfig) -> None:
     for name in ("OA-hard-1_3", "OA-soft-1_3", "OA-hard-1_2", "OA-soft-1_2"):
         assert isinstance(load_closure(out / "closures" / f"{name}.json"), OptimalApproximation)
     study = load_netcdf(out / "closures" / "study.nc")
-    assert study["errors"].shape == (6, len(cfg.compositions), 16)
+    assert study["errors"].shape == (8, len(cfg.compositions), 16)  # + OA-hard-all, consistent-all
+    assert isinstance(load_closure(out / "closures" / "consistent-all.json"), ConsistentClosure)
+    loco = load_netcdf(out / "closures" / "loco.nc")
+    assert list(loco["closure"].values) == ["PA", "OA-hard-LOCO", "consistent-LOCO"]
+    assert np.all(np.isfinite(loco["mean_error"].values))
     assert np.all(np.isfinite(study["mean_error"].values))
     for stem, site, dim in (("PA", "k", 8), ("OA-hard-1_2", "k", 8), ("SA", "alpha", 2)):
         for sampler, draws in (("nuts", cfg.nuts_samples), ("drmh", cfg.drmh_samples)):
@@ -148,7 +153,7 @@ def _check_artefacts(out: Path, cfg: StudyConfig) -> None:
             assert post[site].shape == (cfg.chains, draws, dim), (stem, sampler)
             assert "F" in post and np.isfinite(post["F"].values).any()
     figures = sorted(p.name for p in (out / "figures").iterdir())
-    assert len(figures) == 11
+    assert len(figures) == 12
     for f in figures:
         assert (out / "figures" / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f
     report = (out / "report.md").read_text(encoding="utf-8")
@@ -158,7 +163,8 @@ def _check_artefacts(out: Path, cfg: StudyConfig) -> None:
         data = base64.b64encode((out / "figures" / f).read_bytes()).decode("ascii")
         assert f'src="data:image/png;base64,{data}"' in html, f"report.html does not embed {f}"
     assert 'src="figures/' not in html  # self-contained: no link to a file beside it
-    for heading in ("Table II", "Figs. 11, 12", "Figs. 13, 14", "36.13", "Claims audit"):
+    for heading in ("Table II", "Figs. 11, 12", "Figs. 13, 14", "36.13", "Leave-one-composition-out",
+                    "Claims audit"):
         assert heading in report
     claims = json.loads((out / "audit" / "audit.json").read_text(encoding="utf-8"))
     assert claims and all(set(r) == {"id", "claim", "paper", "ours", "verdict", "reason"} for r in claims)
@@ -191,10 +197,34 @@ def test_reproduce_quick_end_to_end_resume_and_determinism(tmp_path) -> None:  #
     assert not (b / "report.md").exists()
     trajectories = sorted((b / "trajectories").iterdir())
     stamps = {p: p.stat().st_mtime_ns for p in trajectories}
+
+    # Ctrl-C inside the inference stage, once the first posterior is on disk: one line on stderr.
+    args = CLI + ["--quick", "--out", str(b), "--compile-cache", str(cache), "--no-progress"]
+    live = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    first = b / "posteriors" / "PA.nuts.nc"
+    t0 = time.time()
+    while not first.exists() and live.poll() is None and time.time() - t0 < 600:
+        time.sleep(0.5)
+    assert first.exists(), live.communicate()[1][-3000:]
+    live.send_signal(signal.SIGINT)
+    out_text, err_text = live.communicate(timeout=600)
+    assert live.returncode == 130, err_text[-3000:]
+    assert f"[1/{len(STAGES)} anneal] already done, skipped" in out_text
+    lines = err_text.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err_text, err_text[-3000:]
+    assert lines[0].startswith("meanclust reproduce: interrupted: finished stages anneal, closures are saved")
+    assert "(stopped during inference)" in lines[0] and "run the same command again to resume" in lines[0]
+    assert not (b / ".reproduce.lock").exists()
+
+    # The rerun resumes inside the inference stage: what is on disk is reused, not redone.
     proc = _run_cli(["--quick", "--out", str(b), "--compile-cache", str(cache), "--no-progress"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"[1/{len(STAGES)} anneal] already done, skipped" in proc.stdout
+    assert f"[2/{len(STAGES)} closures] already done, skipped" in proc.stdout
     assert f"[1/{len(STAGES)} anneal] started" not in proc.stdout
+    assert "PA: point estimate Y1 already on disk, reused" in proc.stdout
+    assert "PA: nuts posterior already on disk, reused" in proc.stdout
     assert {p: p.stat().st_mtime_ns for p in trajectories} == stamps
 
     # Same seed, same numbers: the interrupted-and-resumed study equals the uninterrupted one.

@@ -25,6 +25,9 @@ from ._claims import evaluate_claims, verdict_counts
 from ._numbers import FITTED, claim_numbers
 from ._sensitivity import anneal_compositions, default_protocols, protocol_sensitivity
 
+#: The files `run_audit` writes into its folder (besides figures/).
+OUTPUT_FILES: tuple[str, ...] = ("audit.json", "audit_numbers.json", "audit.md", "audit.html")
+
 #: Lattice side of the audit's own data (and of the protocol sweep's reference): default, --quick.
 DEFAULT_SIZE, QUICK_SIZE = 48, 24
 
@@ -109,6 +112,7 @@ def run_audit(
     size: int | None = None,
     study: str | os.PathLike[str] | None = None,
     seed: int = 0,
+    force: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
@@ -123,6 +127,7 @@ def run_audit(
     - `study`: a `meanclust reproduce` folder whose trajectories, fitted closures and rate
       posteriors the claims are judged on (the protocol sweep still uses `size`).
     - `seed`: PRNG seed of every anneal and fit.
+    - `force`: replace the audit files already in `out` (without it they are never touched).
     - `progress`: show progress bars.
     - `log`: where progress lines go.
 
@@ -134,13 +139,15 @@ def run_audit(
 
     **Raises:**
 
-    - `ValueError` (before any computation) for an unwritable `out`, a bad `size`, or a `study`
-      folder without finished anneal and closures stages.
+    - `ValueError` (before any computation) for an unwritable `out`, one that already holds an
+      audit (unless `force`), a bad `size`, or a `study` folder without finished anneal and
+      closures stages.
     """
     from .._precision import enable_float64
     from ..lattice import TriangularLattice
     from ..reports.audit_report import plot_ordered_state, plot_sensitivity, write_audit_report
 
+    # Every check before any work: the lattice side, the folder, files already there, the study.
     size = (QUICK_SIZE if quick else DEFAULT_SIZE) if size is None else check_int(size, "--size", minimum=24)
     if size % 4:
         raise ValueError(f"--size {size}: must be a multiple of 4 (the sweep uses global swaps, which need it), "
@@ -149,12 +156,22 @@ def run_audit(
     root = Path(out).expanduser()
     if root.exists() and not root.is_dir():
         raise ValueError(f"--out {str(out)!r} exists and is not a folder")
+    existing = [f for f in OUTPUT_FILES if (root / f).exists()]
+    if existing and not force:
+        raise ValueError(f"--out {str(out)!r} already holds an audit ({', '.join(existing)}); use --force to "
+                         "replace it, or choose another folder")
+    if study is not None:
+        for stage in ("anneal", "closures"):
+            if not (Path(study).expanduser() / "stages" / f"{stage}.json").is_file():
+                raise ValueError(f"--study {str(study)!r}: no finished {stage} stage (stages/{stage}.json); "
+                                 "run `meanclust reproduce` there first")
     try:
         (root / "figures").mkdir(parents=True, exist_ok=True)
+        probe = root / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
     except OSError as err:
         raise ValueError(f"--out {str(out)!r} is not a writable folder: {err.strerror or err}") from None
-    if not os.access(root, os.W_OK):
-        raise ValueError(f"--out {str(out)!r} is not a writable folder")
     enable_float64()
 
     reuse = {}
@@ -186,7 +203,7 @@ def run_audit(
         "captions": {k: c for k, (_, c) in AUDIT_FIGURES.items()},
         "settings": {"quick": quick, "size": size, "seed": seed, "study": str(study) if study else None,
                      "compositions": list(PAPER_COMPOSITIONS)},
-        "files": ["audit.json", "audit_numbers.json", "audit.md", "audit.html"],
+        "files": list(OUTPUT_FILES),
     })
     write_text_atomic(root / "audit.json", json.dumps(records, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
     write_text_atomic(root / "audit_numbers.json",
@@ -199,4 +216,4 @@ def run_audit(
     return summary
 
 
-__all__ = ["AUDIT_FIGURES", "DEFAULT_SIZE", "QUICK_SIZE", "audit_data", "run_audit", "study_inputs"]
+__all__ = ["AUDIT_FIGURES", "DEFAULT_SIZE", "OUTPUT_FILES", "QUICK_SIZE", "audit_data", "run_audit", "study_inputs"]

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import os
 from fractions import Fraction
 from pathlib import Path
+
+from ._common import (
+    Interrupted,
+    add_force,
+    add_no_progress,
+    add_parser,
+    check_output_file,
+    integer,
+    same_file,
+    seed,
+    show_progress,
+    sigint_checkpoints,
+)
 
 
 def _composition(text: str) -> float:
@@ -17,8 +29,8 @@ def _composition(text: str) -> float:
 
 def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     """Add the ``anneal`` sub-command."""
-    p = sub.add_parser(
-        "anneal",
+    p = add_parser(
+        sub, "anneal",
         help="Metropolis annealing of the Li/Mn layer; writes cluster concentrations to netCDF",
         description=(
             "Checkerboard-parallel Metropolis annealing of a binary Li/Mn layer on a periodic "
@@ -27,49 +39,66 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
             "Hamiltonian's units (k_B = 1, so temperatures are in the same units); time in "
             "sweeps (one sweep = rows*cols attempted swaps)."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        examples=("meanclust anneal --composition 1/3 --rows 48 --cols 48 "
+                  "--schedule paper:sweeps=200 --replicas 4 --checkpoint run.ckpt.npz --out run.nc",),
     )
-    p.add_argument("--composition", type=_composition, default=1 / 3,
+    p.add_argument("--composition", type=_composition, default="1/3",
                    help="fraction x of '-' (Li) sites, in (0, 1); fractions like 1/3 allowed")
-    p.add_argument("--rows", type=int, default=96, help="lattice rows (multiple of 3 or 4)")
-    p.add_argument("--cols", type=int, default=96, help="lattice columns (multiple of 3 or 4)")
+    p.add_argument("--rows", type=integer(1), default=96, help="lattice rows (multiple of 3 or 4)")
+    p.add_argument("--cols", type=integer(1), default=96, help="lattice columns (multiple of 3 or 4)")
     p.add_argument("--moves", choices=["local", "global"], default="local",
                    help="local: nearest-neighbour (Kawasaki) swaps; global: swaps of any two sites")
     p.add_argument("--schedule", default="paper",
                    help="'constant:T=0.5,sweeps=2000', 'geometric:T0=2,T1=0.05,steps=20,sweeps=500', "
                         "'paper[:sweeps=N]' (N sweeps per temperature step) or a CSV of T,sweeps rows; "
                         "T in energy units, durations in sweeps")
-    p.add_argument("--record-every", type=int, default=None,
+    p.add_argument("--record-every", type=integer(1), default=None,
                    help="sweeps between records (default: total sweeps / 200)")
-    p.add_argument("--replicas", type=int, default=1, help="independent replicas run together")
-    p.add_argument("--snapshots", type=int, default=0, help="lattice snapshots to keep (0: none)")
+    p.add_argument("--replicas", type=integer(1), default=1, help="independent replicas run together")
+    p.add_argument("--snapshots", type=integer(0), default=0, help="lattice snapshots to keep (0: none)")
     p.add_argument("--engine", choices=["parallel", "sequential"], default="parallel",
                    help="checkerboard-parallel engine or the slow sequential reference")
-    p.add_argument("--seed", type=int, default=0, help="PRNG seed (same seed, same backend: same file)")
-    p.add_argument("--checkpoint", default=None, help="checkpoint file (.npz) to resume from / save to")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--seed", type=seed, default=0,
+                   help="PRNG seed in [0, 2**64 - 1] (same seed, same backend: same file)")
+    p.add_argument("--checkpoint", default=None,
+                   help="checkpoint file (.npz) to resume from / save to after every chunk; must "
+                        "differ from --out; read through a link, but saving replaces the link")
+    add_no_progress(p)
+    add_force(p)
     p.add_argument("--out", required=True, help="output netCDF path")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Execute ``meanclust anneal``."""
+    """Execute ``meanclust anneal``; every argument is checked before the annealing starts."""
     from .. import schedules
     from ..dataset import save_trajectory
     from ..engine import anneal
     from ..lattice import TriangularLattice
 
+    check_output_file(args.out, force=args.force, suffix_hint="run.nc")
+    if args.checkpoint is not None:
+        if not str(args.checkpoint).strip():
+            raise ValueError("--checkpoint must be a file name, got ''")
+        if same_file(args.checkpoint, args.out):
+            raise ValueError(
+                f"--checkpoint {args.checkpoint!r} is the same file as --out; the checkpoint "
+                "(.npz) and the trajectory (netCDF) must be two files, e.g. --checkpoint run.ckpt.npz"
+            )
     lattice = TriangularLattice(args.rows, args.cols)
     schedule = schedules.parse(args.schedule)
-    parent = Path(args.out).resolve().parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise ValueError(f"--out {args.out!r}: folder {str(parent)!r} does not exist or is not writable")
-    ds = anneal(
-        args.seed, lattice, schedule=schedule, composition=args.composition, moves=args.moves,
-        record_every=args.record_every, replicas=args.replicas, engine=args.engine,
-        snapshots=args.snapshots, progress=not args.no_progress, checkpoint=args.checkpoint,
-    )
-    save_trajectory(ds, args.out)
+    try:
+        with sigint_checkpoints() as check:
+            ds = anneal(
+                args.seed, lattice, schedule=schedule, composition=args.composition, moves=args.moves,
+                record_every=args.record_every, replicas=args.replicas, engine=args.engine,
+                snapshots=args.snapshots, progress=show_progress(args), checkpoint=args.checkpoint,
+                callback=lambda done, total: check(),
+            )
+            check()
+            save_trajectory(ds, args.out)
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted(args)) from None
     last = ds.isel(time=-1)
     if "replica" in last.dims:
         last = last.mean("replica")
@@ -80,3 +109,21 @@ def run(args: argparse.Namespace) -> int:
         f"C--={float(last.C_pair[1]):.4f}, C+-={float(last.C_pair[2]):.4f}"
     )
     return 0
+
+
+def _interrupted(args: argparse.Namespace) -> str:
+    """What an interrupted ``anneal`` leaves behind, and how to go on."""
+    out = "--out was not written"
+    if args.checkpoint is None:
+        return f"{out}, nothing was saved; rerun with --checkpoint FILE to make a long run resumable"
+    ckpt = Path(args.checkpoint)
+    if not ckpt.is_file():
+        return f"{out}; no chunk was finished, so no checkpoint was saved; rerun the same command to start again"
+    try:
+        from .._io import load_npz
+
+        done = int(load_npz(ckpt, ("chunks_done",))["chunks_done"])
+        held = f"holds {done} finished chunk(s)"
+    except (ValueError, FileNotFoundError):
+        held = "was left as it was"
+    return f"{out}; the checkpoint {str(ckpt)!r} {held}: rerun the same command to resume from it"

@@ -21,21 +21,40 @@ import json
 import os
 from pathlib import Path
 
+from ._common import (
+    add_force,
+    add_no_progress,
+    add_parser,
+    check_output_file,
+    check_output_folder,
+    integer,
+    real,
+    seed,
+    show_progress,
+)
 
-def _positive_int(text: str) -> int:
+_positive_int = integer(1)
+
+
+def _replica(text: str) -> str | int:
+    """``mean`` or a replica index ``>= 0``."""
+    if text.strip().lower() == "mean":
+        return "mean"
     try:
-        v = int(text)
+        value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {v}")
-    return v
+        raise argparse.ArgumentTypeError(f"must be 'mean' or a replica index >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 'mean' or a replica index >= 0, got {value}")
+    return value
 
 
 def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparsers action
     """Add the ``infer-rates`` sub-command."""
-    p = subparsers.add_parser(
-        "infer-rates",
+    p = add_parser(
+        subparsers, "infer-rates",
+        examples=("meanclust infer-rates run.nc --closure oa.json --sampler both --samples 2000 "
+                  "--chains 4 --out posterior.nc",),
         help="posterior of the reaction rates with NUTS and/or DR-MH (paper Section V)",
         description=(
             "Infer the reaction rates k1..k8 of the closed mean-cluster model (or (alpha1, "
@@ -55,14 +74,15 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparser
     p.add_argument("--warmup", type=int, default=None,
                    help="warmup/burn-in per chain; default samples/2 (NUTS), samples/10 (DR-MH)")
     p.add_argument("--out", required=True, metavar="posterior.nc", help="output netCDF file")
-    p.add_argument("--seed", type=int, default=0, help="PRNG seed; default 0")
-    p.add_argument("--weight-a", type=float, default=1.0,
+    add_force(p, "--out (and the .nuts.nc/.drmh.nc files of --sampler both)")
+    p.add_argument("--seed", type=seed, default=0, help="PRNG seed in [0, 2**64 - 1]; default 0")
+    p.add_argument("--weight-a", type=real(0.0), default=1.0,
                    help="weight a of the equilibrium term of F (eq. 17); default 1")
-    p.add_argument("--beta", type=float, default=1.0,
+    p.add_argument("--beta", type=real(0.0, open_min=True), default=1.0,
                    help="inverse temperature of the likelihood exp(-beta F); default 1 (paper)")
-    p.add_argument("--time-scale", type=float, default=1.0,
+    p.add_argument("--time-scale", type=real(0.0, open_min=True), default=1.0,
                    help="model time = time-scale x sweeps; rates are per model time unit; default 1")
-    p.add_argument("--upper", type=float, default=None,
+    p.add_argument("--upper", type=real(0.0, open_min=True), default=None,
                    help="upper bound of the uniform prior on each rate (default 10 x max(Y1)); with "
                         "--closure sa the half-width of the (alpha1, alpha2) box (default "
                         "max(10 max|alpha*|, 10/span))")
@@ -71,11 +91,13 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparser
                    help="Adam steps per start of the multistart point estimate; default 200")
     p.add_argument("--chain-method", choices=("sequential", "vectorized", "parallel"),
                    default="sequential", help="how chains run (NumPyro); default sequential")
-    p.add_argument("--replica", default="mean",
+    p.add_argument("--replica", type=_replica, default="mean",
                    help="'mean' (average the replicas) or a replica index; default mean")
     p.add_argument("--figures", metavar="DIR", default=None,
                    help="also write Fig. 13/14-style figures into DIR")
-    p.add_argument("--progress-bar", action="store_true", help="show NumPyro's progress bar")
+    add_no_progress(p)
+    p.add_argument("--progress-bar", action="store_true",
+                   help="show the samplers' progress bars even when stderr is not a terminal")
     p.set_defaults(func=_infer_rates)
 
 
@@ -100,10 +122,9 @@ def _outputs(out: str, samplers: tuple[str, ...]) -> dict[str, Path]:
 
 
 def _infer_rates(args: argparse.Namespace) -> int:
-    import jax
     import numpy as np
 
-    from .._validate import check_int
+    from .._validate import check_int, seed_key
     from ..dataset import load_trajectory
     from ..inference import (
         PairData,
@@ -119,17 +140,22 @@ def _infer_rates(args: argparse.Namespace) -> int:
     check_int(args.chains, "--chains", minimum=1)
     if args.warmup is not None:
         check_int(args.warmup, "--warmup", minimum=0)
-    replica = args.replica if args.replica == "mean" else int(args.replica)
+    replica = args.replica
     samplers = ("nuts", "drmh") if args.sampler == "both" else (args.sampler,)
+    check_output_file(args.out, force=args.force, suffix_hint="posterior.nc")
     outputs = _outputs(args.out, samplers)
     for path in outputs.values():
-        parent = path.parent if str(path.parent) else Path(".")
-        if not parent.is_dir():
-            raise ValueError(f"--out: folder {str(parent)!r} does not exist")
+        check_output_file(path, flag="--out", force=args.force)
+    if args.figures is not None:
+        check_output_folder(args.figures, flag="--figures")
+        if Path(args.figures).is_dir():
+            for path in _figure_paths(args.figures, args.closure, samplers):
+                check_output_file(path, flag="--figures", force=args.force)
+    closure = None if args.closure.lower() in ("sa", "sparse") else _closure_from_arg(args.closure)
 
     ds = load_trajectory(args.run)
     data = PairData.from_dataset(ds, time_scale=args.time_scale, replica=replica)
-    key = jax.random.key(args.seed)
+    key = seed_key(args.seed, "--seed")
     attrs = {"run": os.path.abspath(args.run), "time_scale": args.time_scale, "seed": args.seed}
     common = dict(
         samplers=samplers,
@@ -138,18 +164,17 @@ def _infer_rates(args: argparse.Namespace) -> int:
         num_warmup=args.warmup,
         beta=args.beta,
         chain_method=args.chain_method,
-        progress_bar=args.progress_bar,
+        progress_bar=args.progress_bar or show_progress(args),
         attrs=attrs,
     )
     sa_loss = None
-    if args.closure.lower() in ("sa", "sparse"):
+    if closure is None:
         bound = args.upper
         posteriors, fit = infer_sparse(data, key, bound=bound, **common)
         sa_loss = float(fit.loss)
         print(f"SA fit (eq. 28): alpha1 = {float(fit.alpha[0]):.6g}, alpha2 = "
               f"{float(fit.alpha[1]):.6g}, F = {sa_loss:.6g}")
     else:
-        closure = _closure_from_arg(args.closure)
         problem = make_problem(data, closure, weight_a=args.weight_a)
         posteriors, ms = infer_rates(
             problem, key, upper=args.upper, num_starts=args.starts, num_steps=args.opt_steps,
@@ -186,6 +211,15 @@ class _pandas_wide:
 
     def __exit__(self, *exc):  # noqa: ANN002, ANN204
         self._ctx.__exit__(*exc)
+
+
+def _figure_paths(folder: str, closure_arg: str, samplers: tuple[str, ...]) -> list[Path]:
+    """The files `_figures` writes (checked before the run: never replaced without --force)."""
+    out, label = Path(folder), Path(closure_arg).stem
+    paths = [out / f"loss_histograms_{label}.png"]
+    if closure_arg.lower() not in ("sa", "sparse"):
+        paths += [out / f"posterior_rates_{label}_{s}.png" for s in samplers]
+    return paths
 
 
 def _figures(folder: str, posteriors: dict, sa_loss, closure_arg: str) -> None:  # noqa: ANN001

@@ -48,10 +48,9 @@ from .._io import jsonable
 from .._labels import TRIPLETS
 from .._precision import require_float64
 from .._validate import check_int
-from ..dataset import read_trajectories
 from . import _structure as S
 from ._optimal import OptimalApproximation, bounds_to_json, constraint_violation, resolve_bounds
-from ._projection import check_feasible, packed_bounds, project_packed
+from ._projection import check_feasible, infeasible_types, packed_bounds, project_packed
 
 _TINY = 1e-300
 
@@ -67,19 +66,37 @@ class _Problem:
     scale: np.ndarray  # (16,) Σ ω Ĉ²
 
 
-def _problem_from_arrays(C_single, C_pair, C_triplet, weights) -> _Problem:
-    R, n, _ = C_pair.shape
-    conc = np.concatenate([C_pair, C_single], axis=-1).reshape(R * n, 5)
+def flatten_runs(runs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Stack the records of several runs into one least-squares problem (NumPy, float64).
+
+    Returns ``(C_single (M, 2), C_pair (M, 3), C_triplet (M, 16), omega (M,))`` over every
+    record of every trajectory (replica) of every run, with ``omega`` the trapezoid weight of
+    the record divided by the run's number of trajectories and by the number of runs, so that
+    ``Σ ω (g − Ĉ)²`` is the mean over runs of the replica-averaged ``J_τ`` (eq. (15)).
+    Each replica is its own observation: nothing is averaged before the closure is applied.
+    """
+    Cs, Cp, Ct, om = [], [], [], []
+    for traj in runs:
+        R, n, _ = traj.C_pair.shape
+        Cs.append(traj.C_single.reshape(R * n, 2))
+        Cp.append(traj.C_pair.reshape(R * n, 3))
+        Ct.append(traj.C_triplet.reshape(R * n, 16))
+        om.append(np.tile(traj.weights, R) / R / len(runs))
+    return np.concatenate(Cs), np.concatenate(Cp), np.concatenate(Ct), np.concatenate(om)
+
+
+def _problem_from_runs(runs) -> _Problem:
+    C_single, C_pair, C_triplet, omega = flatten_runs(runs)
+    conc = np.concatenate([C_pair, C_single], axis=-1)
     zeros = conc <= 0
     logs = np.log(np.where(zeros, 1.0, conc))
     features = np.concatenate([logs[:, :3], -logs[:, 3:]], axis=-1)
-    omega = np.tile(weights, R) / R
-    targets = C_triplet.reshape(R * n, 16).T.copy()
+    targets = C_triplet.T.copy()
     scale = (omega * targets**2).sum(-1)
     scale = np.where(scale > 0, scale, 1.0)
     # Pad the records to a bucketed length with zero-weight rows, so that trajectories of
     # similar length share one compiled solver.
-    M = R * n
+    M = omega.shape[0]
     size = _bucket(M)
     if size > M:
         pad = size - M
@@ -305,6 +322,30 @@ def _starts(seed: int, num_starts: int, lower, upper) -> np.ndarray:
     return np.stack((fixed + rand)[:num_starts], axis=1)
 
 
+def _support_mask(support) -> np.ndarray:
+    """``(16, 5)`` bool mask of the packed exponents allowed to be non-zero (Table I structure
+    intersected with a user ``support``: ``None``, an array ``(16, 5)``, or ``{type: [names]}``
+    with names ``"++" "--" "+-"`` (γ) and ``"+" "-"`` (ξ))."""
+    if support is None:
+        return S.PACKED_MASK.copy()
+    if isinstance(support, Mapping):
+        names = ("++", "--", "+-", "+", "-")
+        unknown = set(support) - set(TRIPLETS)
+        if unknown:
+            raise ValueError(f"support: unknown triplet types {sorted(unknown)}")
+        mask = np.zeros((len(TRIPLETS), 5), dtype=bool)
+        for t, label in enumerate(TRIPLETS):
+            for name in support.get(label, ()):
+                if name not in names:
+                    raise ValueError(f"support[{label!r}]: unknown concentration {name!r}; allowed {list(names)}")
+                mask[t, names.index(name)] = True
+    else:
+        mask = np.asarray(support, dtype=bool)
+        if mask.shape != (len(TRIPLETS), 5):
+            raise ValueError(f"support must have shape (16, 5); got {mask.shape}")
+    return mask & S.PACKED_MASK
+
+
 def fit_optimal_closure(
     dataset,
     regularization: str | None = "hard",
@@ -317,17 +358,24 @@ def fit_optimal_closure(
     learning_rate: float = 0.05,
     seed: int = 0,
     kkt_tol: float = 1e-6,
+    support=None,
+    mixed_lattices: bool = False,
 ) -> tuple[OptimalApproximation, Any]:
-    """Calibrate an `OptimalApproximation` on a trajectory (paper eqs. (15)–(16), Table II).
+    """Calibrate an `OptimalApproximation` on one or several trajectories (paper eqs. (15)–(16),
+    Table II).
 
     Each of the 16 types is fitted separately by minimising ``J_τ`` (eq. (15), trapezoid rule
     over the recorded times, averaged over replicas) subject to eq. (16) by projected gradient.
+    Given several runs (e.g. one per composition), the objective is the mean over runs of
+    their ``J_τ`` — a joint calibration in which every replica of every run is an observation
+    of its own (the closure is applied to each replica's pairs; nothing is averaged before it).
+    With one run this is exactly the single-trajectory fit.
 
     **Arguments:**
 
     - `dataset`: `xarray.Dataset` annealing trajectory (``C_single``, ``C_pair``, ``C_triplet``
       over ``time``; any extra dims such as ``replica`` are independent trajectories whose
-      objectives are averaged).
+      objectives are averaged), or a sequence of them (joint calibration).
     - `regularization`: ``"hard"`` (``β1 = 0, β2 = δ = 2``), ``"soft"`` (``β1 = −∞,
       β2 = +∞, δ = 6``) or ``None`` (then `bounds` gives all three).
     - `bounds`: optional overrides ``{"beta1": .., "beta2": .., "delta": ..}`` or a tuple
@@ -340,23 +388,29 @@ def fit_optimal_closure(
       steps, from each of the `polish_starts` best Adam results (see the module docstring).
     - `seed`: seed of the NumPy generator of the random starts.
     - `kkt_tol`: a type is reported ``converged`` if its KKT residual is below this.
+    - `support`: optional restriction of the exponents that may be non-zero (a sparse refit):
+      ``{type: ["++", "+-", "+", ...]}`` or a bool array ``(16, 5)`` over
+      ``(γ_++, γ_--, γ_+-, ξ_+, ξ_-)``; the others are pinned at 0.
+    - `mixed_lattices`: allow runs on different lattices (``rows``/``cols`` attributes).
 
     **Returns:**
 
     ``(closure, report)``: the fitted `OptimalApproximation` (``source`` records the data's
-    composition, number of records and trajectories, and attributes) and an `xarray.Dataset`
-    over ``triplet`` with ``objective`` (``J_τ`` at the optimum, same units as eq. (15)),
-    ``objective_pa`` (``J_τ`` of the pair approximation), ``kkt_residual`` (of the objective
-    scaled by ``Σ ω Ĉ_τ²``, dimensionless), ``converged``, ``constraint_violation`` and
+    composition(s), number of records and trajectories, and attributes) and an `xarray.Dataset`
+    over ``triplet`` with ``objective`` (``J_τ`` at the optimum, mean over runs, same units as
+    eq. (15)), ``objective_pa`` (``J_τ`` of the pair approximation), ``kkt_residual`` (of the
+    objective scaled by ``Σ ω Ĉ_τ²``, dimensionless), ``converged``, ``constraint_violation`` and
     ``start_objective(triplet, start)`` (``J_τ`` after the Adam phase from each start).
 
     **Raises:**
 
-    - `ValueError` on an invalid dataset (see `closure_errors`), an unknown regularisation, or
-      bounds that leave some type with no feasible exponents.
+    - `ValueError` on an invalid dataset (naming ``datasets[i]``; see `closure_errors`), runs
+      on different lattices without ``mixed_lattices``, an unknown regularisation, or bounds
+      (or a support) that leave some type with no feasible exponents.
     - `RuntimeError` if float64 is off (call `meanclust_jax.enable_float64()` first).
     """
-    from ._errors import closure_errors
+    from ._data import read_runs
+    from ._errors import run_errors
     from ._pair import PairApproximation
 
     require_float64("fit_optimal_closure")
@@ -366,9 +420,17 @@ def fit_optimal_closure(
     adam_steps = check_int(adam_steps, "adam_steps", minimum=1)
     polish_steps = check_int(polish_steps, "polish_steps", minimum=0)
     polish_starts = check_int(polish_starts, "polish_starts", minimum=1)
-    traj = read_trajectories(dataset, need_triplets=True)
-    prob = _problem_from_arrays(traj.C_single, traj.C_pair, traj.C_triplet, traj.weights)
+    mask = _support_mask(support)
+    runs = read_runs(dataset, need_triplets=True, mixed_lattices=mixed_lattices)
+    prob = _problem_from_runs(runs)
     lower, upper = packed_bounds(b)
+    lower, upper = np.where(mask, lower, 0.0), np.where(mask, upper, 0.0)
+    bad = infeasible_types(lower, upper) if support is not None else []
+    if bad:
+        raise ValueError(
+            f"support leaves no exponents with sum(gamma) - sum(xi) = 1 for the types {bad}; "
+            "each type needs at least one pair exponent"
+        )
     starts = _starts(seed, num_starts, lower, upper)
     settings = _Settings(
         int(adam_steps), int(polish_steps), float(learning_rate), int(min(polish_starts, num_starts))
@@ -388,30 +450,21 @@ def fit_optimal_closure(
         settings,
     )
     z = np.asarray(z)
-    z = np.where(S.PACKED_MASK, z, 0.0)
+    z = np.where(mask, z, 0.0)
     gamma, xi = z[:, :3], z[:, 3:]
     label = regularization if bounds is None else "custom"
-    source = {
-        "composition": traj.composition,
-        "records": int(traj.times.shape[0]),
-        "trajectories": int(traj.C_pair.shape[0]),
-        "time_span": [float(traj.times[0]), float(traj.times[-1])],
-        "attrs": jsonable(traj.attrs),
-    }
-    from .._version import __version__
-
-    source["meanclust_jax_version"] = __version__
+    source = runs_source(runs)
     closure = OptimalApproximation(gamma, xi, regularization=label, bounds=b, source=source)
 
     import xarray as xr
 
-    objective = closure_errors(closure, dataset)
-    objective_pa = closure_errors(PairApproximation(), dataset)
+    objective = run_errors(closure, runs).mean(axis=0)
+    objective_pa = run_errors(PairApproximation(), runs).mean(axis=0)
     scale = prob.scale
     report = xr.Dataset(
         {
-            "objective": objective,
-            "objective_pa": objective_pa,
+            "objective": ("triplet", objective),
+            "objective_pa": ("triplet", objective_pa),
             "kkt_residual": ("triplet", np.asarray(kkt)),
             "converged": ("triplet", np.asarray(kkt) <= kkt_tol),
             "constraint_violation": ("triplet", constraint_violation(gamma, xi, b)),
@@ -422,9 +475,44 @@ def fit_optimal_closure(
         attrs={
             "regularization": str(label),
             "bounds": str(bounds_to_json(b)),
-            "composition": traj.composition,
+            "composition": source["composition"],
             "kkt_residual_definition": "max|z - P(z - grad J~(z))| with J~ = J / sum(omega C^2)",
         },
     )
+    report["objective"].attrs["long_name"] = "closure error J_tau (eq. 15), mean over runs"
     return closure, report
+
+
+def runs_source(runs) -> dict[str, Any]:
+    """Provenance of a calibration on ``runs`` (`Trajectories`) for a closure's ``source``.
+
+    One run: its composition (a float), records, trajectories, time span and attributes, as
+    before joint calibration existed. Several: ``composition`` and ``compositions`` list the
+    runs' compositions, ``records`` and ``trajectories`` are totals, ``attrs`` are the first
+    run's, and ``runs`` is their number.
+    """
+    from .._version import __version__
+
+    if len(runs) == 1:
+        traj = runs[0]
+        source = {
+            "composition": traj.composition,
+            "records": int(traj.times.shape[0]),
+            "trajectories": int(traj.C_pair.shape[0]),
+            "time_span": [float(traj.times[0]), float(traj.times[-1])],
+            "attrs": jsonable(traj.attrs),
+        }
+    else:
+        comps = [float(t.composition) for t in runs]
+        source = {
+            "composition": comps,
+            "compositions": comps,
+            "runs": len(runs),
+            "records": int(sum(t.times.shape[0] for t in runs)),
+            "trajectories": int(sum(t.C_pair.shape[0] for t in runs)),
+            "time_span": [float(min(t.times[0] for t in runs)), float(max(t.times[-1] for t in runs))],
+            "attrs": jsonable(runs[0].attrs),
+        }
+    source["meanclust_jax_version"] = __version__
+    return source
 

@@ -40,6 +40,20 @@ def predict_triplets(closure: AbstractClosure, C_single: np.ndarray, C_pair: np.
     return np.asarray(closure(jnp.asarray(C_single), jnp.asarray(C_pair)), dtype=np.float64)
 
 
+def run_errors(closure: AbstractClosure, runs) -> np.ndarray:
+    """``J_τ`` (eq. (15)) of a closure on checked runs (`Trajectories`), replica-averaged per run.
+
+    **Returns:** float64 array ``(len(runs), 16)``; ``inf`` where the closure is not finite.
+    """
+    out = []
+    for traj in runs:
+        g = predict_triplets(closure, traj.C_single, traj.C_pair)
+        with np.errstate(invalid="ignore", over="ignore"):
+            J = np.einsum("t,rtk->rk", traj.weights, (g - traj.C_triplet) ** 2).mean(axis=0)
+        out.append(np.where(np.isfinite(J), J, np.inf))
+    return np.asarray(out, dtype=np.float64).reshape(len(runs), len(TRIPLETS))
+
+
 def closure_errors(closure: AbstractClosure, dataset, *, average_replicas: bool = True):
     """Mean-square reconstruction error ``J_τ`` of each triplet type (eq. (15)).
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
+from .._io import existing_file
 from ._base import AbstractClosure, closure_class
 
 
@@ -70,11 +70,13 @@ def load_closure(path: str | os.PathLike[str]) -> AbstractClosure:
     - `ValueError` if the file is not valid JSON or not in the closure format (unknown
       ``"kind"``, missing triplet types, wrong pair or species keys).
     """
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"path={str(p)!r}: no such closure file")
+    p = existing_file(path, "closure file")
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"path={str(p)!r} is not valid JSON: {err}") from None
-    return closure_from_json_dict(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        empty = " (the file is empty)" if p.stat().st_size == 0 else ""
+        raise ValueError(f"path={str(p)!r} is not valid JSON{empty}: {err}") from None
+    try:
+        return closure_from_json_dict(data)
+    except ValueError as err:
+        raise ValueError(f"path={str(p)!r} is not a valid closure file: {err}") from None

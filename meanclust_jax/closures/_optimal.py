@@ -74,9 +74,19 @@ def resolve_bounds(
         raise ValueError(f"bounds must not be NaN; got beta1={b1}, beta2={b2}, delta={d}")
     if not b1 <= b2:
         raise ValueError(f"bounds must have beta1 <= beta2; got beta1={b1}, beta2={b2}")
+    if b1 == math.inf or b2 == -math.inf:
+        raise ValueError(
+            f"bounds must have beta1 < +inf and beta2 > -inf (unbounded is None, -inf for beta1, +inf for "
+            f"beta2); got beta1={b1}, beta2={b2}"
+        )
     if not d >= 0:
         raise ValueError(f"bounds must have delta >= 0 (0 <= gamma <= delta); got delta={d}")
     return (b1, b2, d)
+
+
+#: Largest violation of the boxes of eq. (16) accepted when a closure file states its bounds
+#: (the fit's projection meets them to rounding error).
+BOUNDS_TOLERANCE = 1e-6
 
 
 def bounds_to_json(bounds: tuple[float, float, float] | None) -> dict[str, float | None] | None:
@@ -100,10 +110,11 @@ def bounds_from_json(b: Mapping[str, float | None] | None) -> tuple[float, float
         return None
     if not isinstance(b, Mapping) or set(b) != {"beta1", "beta2", "delta"}:
         raise ValueError(f'"bounds" must be null or an object with keys beta1, beta2, delta; got {b!r}')
-    b1 = -math.inf if b["beta1"] is None else float(b["beta1"])
-    b2 = math.inf if b["beta2"] is None else float(b["beta2"])
-    d = math.inf if b["delta"] is None else float(b["delta"])
-    return (b1, b2, d)
+    for key in ("beta1", "beta2", "delta"):
+        v = b[key]
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise ValueError(f'"bounds"["{key}"] must be a number or null (unbounded); got {v!r}')
+    return resolve_bounds(None, dict(b))
 
 
 def constraint_violation(
@@ -224,17 +235,33 @@ class OptimalApproximation(AbstractMonomialClosure):
 
         **Raises:**
 
-        - `ValueError` if ``"exponents"`` is missing or malformed, or ``"bounds"`` is not
-          ``null`` or an object with the keys ``beta1, beta2, delta``.
+        - `ValueError` if ``"exponents"`` is missing or malformed (an exponent that is not a
+          finite number), ``"bounds"`` is not ``null`` or an object with the keys
+          ``beta1, beta2, delta`` holding numbers or ``null`` with ``beta1 <= beta2`` and
+          ``delta >= 0``, or an exponent lies outside the file's own bounds
+          (``0 <= gamma <= delta``, ``beta1 <= xi <= beta2``, to `BOUNDS_TOLERANCE`).
         """
         if "exponents" not in data:
             raise ValueError('an "optimal" closure needs "exponents"')
-        return cls.from_exponent_table(
+        bounds = bounds_from_json(data.get("bounds"))
+        closure = cls.from_exponent_table(
             data["exponents"],
             regularization=data.get("regularization"),
-            bounds=bounds_from_json(data.get("bounds")),
+            bounds=bounds,
             source=data.get("source") or {},
         )
+        if bounds is not None:
+            b1, b2, d = bounds
+            g, x, tol = np.asarray(closure.gamma), np.asarray(closure.xi), BOUNDS_TOLERANCE
+            bad = (S.PAIR_MASK & ((g < -tol) | (g > d + tol))).any(-1)
+            bad |= (S.SPECIES_MASK & ((x < b1 - tol) | (x > b2 + tol))).any(-1)
+            if bad.any():
+                raise ValueError(
+                    f'"exponents" break the file\'s own "bounds" (eq. 16: 0 <= gamma <= delta = {d:g}, '
+                    f"beta1 = {b1:g} <= xi <= beta2 = {b2:g}) for the types "
+                    f"{[TRIPLETS[t] for t in np.flatnonzero(bad)]}"
+                )
+        return closure
 
     def to_json_dict(self) -> dict:
         """JSON representation (issue 3, deliverable 4)."""

@@ -33,20 +33,22 @@ def packed_bounds(bounds: tuple[float, float, float]) -> tuple[np.ndarray, np.nd
     return lower, upper
 
 
-def check_feasible(bounds: tuple[float, float, float]) -> None:
-    """Raise `ValueError` if some type has an empty feasible set under ``bounds = (β1, β2, δ)``.
+def infeasible_types(lower: np.ndarray, upper: np.ndarray) -> list[str]:
+    """Labels of the types whose box ``[lower, upper]`` (shape ``(16, 5)`` each) contains no
+    point with ``sign·z = 1``: the set is non-empty iff ``min a·z ≤ 1 ≤ max a·z`` over the box."""
+    from .._labels import TRIPLETS
 
-    The set is non-empty iff ``min a·z ≤ 1 ≤ max a·z`` over the box.
-    """
-    lower, upper = packed_bounds(bounds)
     sign = S.PACKED_SIGN
     hi = np.where(sign > 0, upper, np.where(sign < 0, lower, 0.0)) * sign
     lo = np.where(sign > 0, lower, np.where(sign < 0, upper, 0.0)) * sign
     with np.errstate(invalid="ignore"):
         hi, lo = np.nansum(hi, axis=1), np.nansum(lo, axis=1)
-    from .._labels import TRIPLETS
+    return [TRIPLETS[t] for t in range(len(TRIPLETS)) if not (lo[t] <= 1.0 <= hi[t])]
 
-    bad = [TRIPLETS[t] for t in range(len(TRIPLETS)) if not (lo[t] <= 1.0 <= hi[t])]
+
+def check_feasible(bounds: tuple[float, float, float]) -> None:
+    """Raise `ValueError` if some type has an empty feasible set under ``bounds = (β1, β2, δ)``."""
+    bad = infeasible_types(*packed_bounds(bounds))
     if bad:
         b1, b2, d = bounds
         raise ValueError(

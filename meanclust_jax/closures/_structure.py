@@ -29,6 +29,7 @@ used by the calibration is ``[γ_++, γ_--, γ_+-, ξ_+, ξ_-]``.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -182,16 +183,25 @@ def exponents_from_table(table) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN00
         raise ValueError(f"exponents: unknown triplet types {extra}; allowed: {list(TRIPLETS)}")
     for t, label in enumerate(TRIPLETS):
         entry = table[label]
+        if not isinstance(entry, dict):
+            raise ValueError(f"exponents[{label!r}] must be an object with keys 'gamma' and 'xi'; got {entry!r}")
         for kind, names, index, out in (
             ("gamma", pair_types(label), PAIR_INDEX, gamma),
             ("xi", species_types(label), SPECIES_INDEX, xi),
         ):
-            given = dict(entry.get(kind, {}))
+            given = entry.get(kind, {})
+            if not isinstance(given, dict):
+                raise ValueError(f"exponents[{label!r}][{kind!r}] must be an object keyed by {list(names)}; got {given!r}")
             if set(given) != set(names):
                 raise ValueError(
                     f"exponents[{label!r}][{kind!r}] must have exactly the keys {list(names)}; "
                     f"got {sorted(given)}"
                 )
             for name in names:
-                out[t, index[name]] = float(given[name])
+                value = given[name]
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                    raise ValueError(
+                        f"exponents[{label!r}][{kind!r}][{name!r}] must be a finite number; got {value!r}"
+                    )
+                out[t, index[name]] = float(value)
     return gamma, xi

@@ -1,4 +1,5 @@
-"""Cross-stoichiometry accuracy of closures (paper Section VI.C, Figs. 11–12, eq. (30))."""
+"""Cross-stoichiometry accuracy of closures (paper Section VI.C, Figs. 11–12, eq. (30)), and the
+leave-one-composition-out comparison of calibrated families (beyond the paper)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ._calibration import fit_optimal_closure
 from ._errors import closure_errors
 from ._pair import PairApproximation
 from ._sparse import SparseApproximation
+
 
 def _composition(ds) -> float:
     return read_trajectories(ds, need_triplets=False).composition
@@ -64,19 +66,8 @@ def cross_stoichiometry_study(
     - `ValueError` if no dataset matches a calibration composition, two datasets have the same
       composition, or a dataset is invalid.
     """
-    import xarray as xr
-
-    if isinstance(datasets, Mapping):
-        items = [(float(x), ds) for x, ds in datasets.items()]
-    else:
-        items = [(_composition(ds), ds) for ds in datasets]
-    if not items:
-        raise ValueError("datasets must hold at least one trajectory")
-    items.sort(key=lambda kv: kv[0])
+    items = _sorted_items(datasets, tolerance)
     xs = np.array([x for x, _ in items])
-    if np.any(np.diff(xs) < tolerance):
-        raise ValueError(f"datasets: two trajectories share a composition within {tolerance}: {xs.tolist()}")
-
     all_closures: dict[str, AbstractClosure] = {"PA": PairApproximation(), "SA": SparseApproximation()}
     fitted = {}
     for xc in calibrate_at:
@@ -97,26 +88,176 @@ def cross_stoichiometry_study(
     for c, name in enumerate(names):
         for i, (_, ds) in enumerate(items):
             errors[c, i] = closure_errors(all_closures[name], ds).values
+    study = _comparison_dataset(names, xs, errors, {
+        "description": "closure errors J_tau (eq. 15) and their mean E (eq. 30) across compositions",
+        "calibrate_at": [float(x) for x in calibrate_at],
+        "regularizations": list(regularizations),
+        "paper_claim": "SA improves on PA by 36.13% averaged over compositions (Section VI.C)",
+    })
+    return study, fitted
+
+
+#: Families compared by `leave_one_composition_out`: label → (family, regularization).
+LOCO_FAMILIES: dict[str, tuple[str, str | None]] = {"OA-hard": ("optimal", "hard"), "consistent": ("consistent", None)}
+
+
+def _sorted_items(datasets, tolerance: float) -> list[tuple[float, Any]]:
+    if isinstance(datasets, Mapping):
+        items = [(float(x), ds) for x, ds in datasets.items()]
+    else:
+        items = [(_composition(ds), ds) for ds in datasets]
+    if not items:
+        raise ValueError("datasets must hold at least one trajectory")
+    items.sort(key=lambda kv: kv[0])
+    xs = np.array([x for x, _ in items])
+    if np.any(np.diff(xs) < tolerance):
+        raise ValueError(f"datasets: two trajectories share a composition within {tolerance}: {xs.tolist()}")
+    return items
+
+
+def _comparison_dataset(names, xs, errors, attrs):
+    import xarray as xr
+
     mean_error = errors.mean(axis=-1)
     pa = mean_error[names.index("PA")]
     improvement = 100.0 * (1.0 - mean_error.mean(axis=1) / pa.mean())
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = 100.0 * np.mean(1.0 - mean_error / pa[None, :], axis=1)
-    study = xr.Dataset(
+    ds = xr.Dataset(
         {
             "errors": (("closure", "composition", "triplet"), errors),
             "mean_error": (("closure", "composition"), mean_error),
             "improvement_over_pa": (("closure",), improvement),
             "mean_relative_improvement": (("closure",), rel),
+            "wins_over_pa": (("closure",), np.sum(mean_error < pa[None, :], axis=1)),
         },
-        coords={"closure": names, "composition": xs, "triplet": list(TRIPLETS)},
-        attrs={
-            "description": "closure errors J_tau (eq. 15) and their mean E (eq. 30) across compositions",
-            "calibrate_at": [float(x) for x in calibrate_at],
-            "regularizations": list(regularizations),
-            "paper_claim": "SA improves on PA by 36.13% averaged over compositions (Section VI.C)",
-        },
+        coords={"closure": list(names), "composition": xs, "triplet": list(TRIPLETS)},
+        attrs=attrs,
     )
-    apply_cf(study, CLOSURE_STUDY, title="meanclust_jax closure errors across compositions",
-             source=f"meanclust_jax {__version__}", references=REFERENCES)
+    title = attrs.get("title", "meanclust_jax closure errors across compositions")
+    return apply_cf(ds, CLOSURE_STUDY, title=title, source=f"meanclust_jax {__version__}", references=REFERENCES)
+
+
+def leave_one_composition_out(
+    datasets: Sequence[Any] | Mapping[float, Any],
+    *,
+    families: Mapping[str, tuple[str, str | None]] | None = None,
+    tolerance: float = 1e-3,
+    mixed_lattices: bool = False,
+    fit_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
+):
+    """Leave-one-composition-out comparison of closure families with the pair approximation.
+
+    For each composition ``x``, each family is calibrated jointly on the runs of all *other*
+    compositions (`fit_closure`) and evaluated by ``J_τ`` and ``ℰ`` (eqs. (15), (30)) on the run
+    at ``x``: the question "does what is learned transfer to a composition never seen?".
+
+    **Arguments:**
+
+    - `datasets`: annealing runs, a sequence (composition read from each) or ``{x: dataset}``;
+      at least two compositions.
+    - `families`: ``{label: (family, regularization)}``; default `LOCO_FAMILIES`
+      (``"OA-hard"``: the paper's OA with hard bounds, ``"consistent"``: the consistent closure).
+    - `tolerance`: two runs closer in composition than this are an error.
+    - `mixed_lattices`: allow runs on different lattices.
+    - `fit_kwargs`: optional ``{label: kwargs}`` for the fit functions.
+
+    **Returns:**
+
+    ``(study, fitted)``: ``study`` is an `xarray.Dataset` with coordinates ``closure``
+    (``"PA"``, then ``"<label>-LOCO"``), ``composition``, ``triplet``; variables ``errors``
+    (``J_τ``), ``mean_error`` (``ℰ``), ``improvement_over_pa`` (``100 (1 − mean_x ℰ /
+    mean_x ℰ_PA)``, percent), ``mean_relative_improvement`` (``100 mean_x (1 − ℰ/ℰ_PA)``) and
+    ``wins_over_pa`` (compositions where ``ℰ < ℰ_PA``). ``fitted`` maps each label to
+    ``{x: closure calibrated without x}``.
+
+    **Raises:**
+
+    - `ValueError` for fewer than two compositions, duplicate compositions, an unknown family,
+      or invalid runs.
+    """
+    from ._families import check_family, fit_closure
+
+    families = dict(LOCO_FAMILIES if families is None else families)
+    for label, spec in families.items():
+        if not (isinstance(spec, tuple) and len(spec) == 2):
+            raise ValueError(f"families[{label!r}] must be (family, regularization); got {spec!r}")
+        check_family(spec[0])
+    fit_kwargs = dict(fit_kwargs or {})
+    items = _sorted_items(datasets, tolerance)
+    if len(items) < 2:
+        raise ValueError("datasets: leave-one-composition-out needs at least two compositions")
+    xs = np.array([x for x, _ in items])
+    names = ["PA"] + [f"{label}-LOCO" for label in families]
+    errors = np.zeros((len(names), len(items), len(TRIPLETS)))
+    fitted: dict[str, dict[float, AbstractClosure]] = {label: {} for label in families}
+    pa = PairApproximation()
+    for i, (x, ds) in enumerate(items):
+        errors[0, i] = closure_errors(pa, ds).values
+        train = [d for j, (_, d) in enumerate(items) if j != i]
+        for c, (label, (family, reg)) in enumerate(families.items(), start=1):
+            closure, _ = fit_closure(train, family, reg, mixed_lattices=mixed_lattices,
+                                     **dict(fit_kwargs.get(label, {})))
+            fitted[label][float(x)] = closure
+            errors[c, i] = closure_errors(closure, ds).values
+    study = _comparison_dataset(names, xs, errors, {
+        "title": "meanclust_jax leave-one-composition-out closure errors",
+        "description": "leave-one-composition-out: each closure calibrated on the other compositions, "
+                       "evaluated by J_tau (eq. 15) and E (eq. 30) on the held-out one",
+        "families": [f"{k}={v[0]}:{v[1]}" for k, v in families.items()],
+    })
     return study, fitted
+
+
+def loco_summary(study) -> dict[str, Any]:
+    """JSON-able numbers of a `leave_one_composition_out` result: compositions, ``ℰ`` per
+    closure and composition, wins over PA and the two average improvements (percent)."""
+    names = [str(n) for n in study["closure"].values]
+    return {
+        "compositions": [float(x) for x in study["composition"].values],
+        "closures": names,
+        "mean_error": {n: [float(v) for v in study["mean_error"].sel(closure=n).values] for n in names},
+        "wins_over_pa": {n: int(study["wins_over_pa"].sel(closure=n)) for n in names},
+        "improvement_over_pa": {n: float(study["improvement_over_pa"].sel(closure=n)) for n in names},
+        "mean_relative_improvement": {n: float(study["mean_relative_improvement"].sel(closure=n)) for n in names},
+    }
+
+
+#: Labels of the closures calibrated on every composition by `beyond_paper_study`.
+ALL_COMPOSITIONS_LABELS: tuple[str, str] = ("OA-hard-all", "consistent-all")
+
+
+def beyond_paper_study(
+    datasets: Sequence[Any] | Mapping[float, Any],
+    *,
+    num_starts: int = 6,
+    seed: int = 0,
+    tolerance: float = 1e-3,
+):
+    """The closures beyond the paper for the study report: the paper's OA (hard bounds) and the
+    consistent closure calibrated jointly on all compositions, and their
+    `leave_one_composition_out` comparison with the pair approximation.
+
+    **Arguments:**
+
+    - `datasets`: annealing runs, a sequence or ``{x: dataset}``, one per composition (≥ 2).
+    - `num_starts`, `seed`: of the OA fits (`fit_optimal_closure`).
+    - `tolerance`: compositions closer than this are an error.
+
+    **Returns:**
+
+    ``(closures, loco)``: ``{"OA-hard-all": OptimalApproximation, "consistent-all":
+    ConsistentClosure}`` and the `leave_one_composition_out` dataset.
+
+    **Raises:** `ValueError` as `leave_one_composition_out`.
+    """
+    from ._consistent_fit import fit_consistent_closure
+
+    items = _sorted_items(datasets, tolerance)
+    runs = [ds for _, ds in items]
+    oa, _ = fit_optimal_closure(runs, "hard", num_starts=num_starts, seed=seed)
+    cc, _ = fit_consistent_closure(runs)
+    loco, _ = leave_one_composition_out(
+        dict(items), tolerance=tolerance, fit_kwargs={"OA-hard": {"num_starts": num_starts, "seed": seed}}
+    )
+    return dict(zip(ALL_COMPOSITIONS_LABELS, (oa, cc), strict=True)), loco

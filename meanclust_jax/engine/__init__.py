@@ -10,6 +10,7 @@ from ..energy import ChargeNeutralityHamiltonian, TriangleBondHamiltonian
 from ..lattice import TriangularLattice
 from ..schedules import Schedule
 from ._checkerboard import Engine as Engine, make_parallel_engine as make_parallel_engine
+from ._checks import anneal_memory_bytes as anneal_memory_bytes, check_anneal_memory as check_anneal_memory
 from ._driver import ENGINES as ENGINES, random_configuration as random_configuration
 from ._driver import run_anneal
 from ._sequential import make_sequential_engine as make_sequential_engine
@@ -64,8 +65,11 @@ def anneal(
     - `progress`: show a progress bar.
     - `checkpoint`: optional ``.npz`` path; the state is saved atomically after every chunk,
       and a run started with the same arguments and key resumes from it, giving exactly the
-      dataset of an uninterrupted run.
-    - `records_per_chunk`: records per compiled call (progress/checkpoint granularity).
+      dataset of an uninterrupted run. A link is followed when reading; saving replaces the
+      link by a file (the link's target is never written).
+    - `records_per_chunk`: records per compiled call (progress/checkpoint granularity), ``>= 1``.
+    - `callback`: optional function ``callback(chunks_done, n_chunks)`` called after every chunk
+      (after its checkpoint is saved).
     - `sharding`: optional `jax.sharding.Sharding` over the replica axis (e.g.
       ``NamedSharding(Mesh(jax.devices(), ("replica",)), PartitionSpec("replica"))``) to
       spread replicas across devices; ``replicas`` must be a multiple of the number of
@@ -86,7 +90,11 @@ def anneal(
 
     - `ValueError` for a composition outside (0, 1) or leaving no site of a species, a lattice
       the checkerboard cannot tile, a temperature ≤ 0 or non-finite, fewer than 1 sweep, an
-      unknown schedule, moves or engine, or mismatched per-replica lists.
+      unknown schedule, moves or engine, mismatched per-replica lists, a seed outside
+      ``[0, 2**64 - 1]`` or a key of another type, an `initial` value other than ±1,
+      ``records_per_chunk < 1``, a `callback` that is not callable, a `checkpoint` that is a
+      folder, unreadable (empty, truncated) or from another run, or a run whose estimated
+      memory (`check_anneal_memory`) exceeds what is available — all before any sweep.
     """
     from ..dataset import to_dataset
 
@@ -103,4 +111,4 @@ def anneal(
     )
 
 
-__all__ = ["ENGINES", "Engine", "anneal", "make_parallel_engine", "make_sequential_engine", "random_configuration"]
+__all__ = ["ENGINES", "Engine", "anneal", "anneal_memory_bytes", "check_anneal_memory", "make_parallel_engine", "make_sequential_engine", "random_configuration"]

@@ -20,7 +20,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validate import check_int
+from .._io import load_npz
+from .._validate import check_int, seed_key
+from ._checks import (
+    check_anneal_memory,
+    check_callback,
+    check_checkpoint_path,
+    check_initial_values,
+    check_records_per_chunk,
+)
 from ..concentrations import cluster_counts
 from ..energy import TriangleBondHamiltonian
 from ..lattice import TriangularLattice, check_moves
@@ -55,10 +63,9 @@ class AnnealResult:
 
 
 def as_key(key: jax.Array | int) -> jax.Array:
-    """Accept a typed key (``jax.random.key``), a raw ``PRNGKey`` array or an int seed."""
-    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-        return jax.random.key(int(key))
-    key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
+    """Accept a typed key (``jax.random.key``), a raw ``PRNGKey`` array or an int seed in
+    ``[0, 2**64 - 1]`` (`meanclust_jax._validate.seed_key`)."""
+    key = _seed_or_array(key)
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         return key
     if key.dtype == jnp.uint32 and key.shape[-1:] == (2,):
@@ -75,9 +82,8 @@ def replica_key_batch(key: jax.Array | int, replicas: int) -> jax.Array:
 
     **Raises:** `ValueError` if a batch of keys does not have ``replicas`` entries.
     """
-    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-        key = jax.random.key(int(key))
-    raw = jnp.asarray(key) if not isinstance(key, jax.Array) else key
+    key = _seed_or_array(key)
+    raw = key
     typed = jnp.issubdtype(raw.dtype, jax.dtypes.prng_key)
     batch_shape = raw.shape if typed else raw.shape[:-1]
     if len(batch_shape) == 0:
@@ -86,6 +92,19 @@ def replica_key_batch(key: jax.Array | int, replicas: int) -> jax.Array:
     if batch_shape != (replicas,):
         raise ValueError(f"key holds {batch_shape[0]} keys but replicas={replicas}: give one key or one per replica")
     return raw if typed else jax.random.wrap_key_data(raw)
+
+
+def _seed_or_array(key):  # noqa: ANN001, ANN202
+    """An int seed becomes a typed key (range checked); anything else must be a JAX/NumPy array."""
+    if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
+        return seed_key(key, "key")
+    if isinstance(key, jax.Array):
+        return key
+    if isinstance(key, np.ndarray) and key.dtype == np.uint32:
+        return jnp.asarray(key)
+    raise ValueError(
+        f"key must be a jax.random.key, a uint32 PRNGKey or an int seed in [0, 2**64 - 1], got {key!r}"
+    )
 
 
 def random_configuration(key: jax.Array, lattice: TriangularLattice, n_minus: int) -> jax.Array:
@@ -177,6 +196,13 @@ def run_anneal(
         record_every = max(1, total // 200)
     record_every = check_int(record_every, "record_every (sweeps)", minimum=1, allow_float=True)
     snapshots = check_int(snapshots, "snapshots", minimum=0, allow_float=True)
+    records_per_chunk = check_records_per_chunk(records_per_chunk)
+    callback = check_callback(callback)
+    check_checkpoint_path(checkpoint)
+    if initial is not None:
+        initial = check_initial_values(initial)
+    check_anneal_memory(lattice.rows, lattice.cols, B, total, record_every, snapshots,
+                        records_per_chunk or max(1, math.ceil(total / record_every / 50)))
 
     replica_keys = replica_key_batch(key, B)
     init_keys, keys = (jnp.stack(k) for k in zip(*(jax.random.split(k) for k in replica_keys)))
@@ -221,18 +247,19 @@ def run_anneal(
     )
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and ckpt.is_file():
-        with np.load(ckpt, allow_pickle=False) as z:
-            if str(z["fingerprint"]) != fingerprint:
-                raise ValueError(
-                    f"checkpoint={str(ckpt)!r} belongs to a different run (other arguments or key); "
-                    "delete it or choose another path"
-                )
-            start = int(z["chunks_done"])
-            sigma = jnp.asarray(z["sigma"])
-            keys = jax.random.wrap_key_data(jnp.asarray(z["keys"]))
-            counts_chunks = list(z["counts"]) if start else []
-            n_chunks_done = list(z["n_changed"]) if start else []
-            snaps = [(int(t), s) for t, s in zip(z["snap_times"], z["snap_sigma"])] if snapshots else []
+        z = load_npz(ckpt, ("fingerprint", "chunks_done", "sigma", "keys", "counts", "n_changed",
+                            "snap_times", "snap_sigma"), what="checkpoint")
+        if str(z["fingerprint"]) != fingerprint:
+            raise ValueError(
+                f"checkpoint={str(ckpt)!r} belongs to a different run (other arguments or key); "
+                "delete it or choose another path"
+            )
+        start = int(z["chunks_done"])
+        sigma = jnp.asarray(z["sigma"])
+        keys = jax.random.wrap_key_data(jnp.asarray(z["keys"]))
+        counts_chunks = list(z["counts"]) if start else []
+        n_chunks_done = list(z["n_changed"]) if start else []
+        snaps = [(int(t), s) for t, s in zip(z["snap_times"], z["snap_sigma"])] if snapshots else []
     if sharding is not None:
         sigma = jax.device_put(sigma, sharding)
         keys = jax.device_put(keys, sharding)

@@ -10,7 +10,7 @@ from jaxtyping import Array, Float
 
 from .._precision import require_float64
 from .._validate import check_float
-from ..dataset import read_trajectories
+from ..dataset import check_concentrations, read_trajectories
 from ..ode import check_times
 
 
@@ -29,7 +29,8 @@ class PairData(eqx.Module):
 
     - `ValueError` (at construction) if the time grid is not 1-D, strictly increasing and
       finite with at least two points, if ``C_pair`` is not on the same grid (mismatched
-      lengths), or if any concentration is non-finite.
+      lengths), or if a concentration is non-finite or outside ``[0, 1]`` (``C_single``:
+      ``(0, 1]``; `meanclust_jax.dataset.check_concentrations`, the check of every reader).
     - `RuntimeError` if float64 is off (call `meanclust_jax.enable_float64()` first).
     """
 
@@ -49,11 +50,8 @@ class PairData(eqx.Module):
         if np.shape(C_single) != (2,):
             raise ValueError(f"C_single must have shape (2,) = (C_+, C_-), got {np.shape(C_single)}")
         for name, value in (("C_pair", C_pair), ("C_single", C_single)):
-            if isinstance(value, jax.core.Tracer):
-                continue
-            arr = np.asarray(value, dtype=np.float64)
-            if not np.all(np.isfinite(arr)):
-                raise ValueError(f"{name} must be finite concentrations in [0, 1]")
+            if not isinstance(value, jax.core.Tracer):
+                check_concentrations(name, value, positive=(name == "C_single"))
         self.times = jnp.asarray(times, dtype=jnp.float64)
         self.C_single = jnp.asarray(C_single, dtype=jnp.float64)
         self.C_pair = jnp.asarray(C_pair, dtype=jnp.float64)
@@ -117,6 +115,13 @@ class PairData(eqx.Module):
                 C_single, C_pair = traj.C_single[int(replica)], traj.C_pair[int(replica)]
             else:
                 raise ValueError(f"replica must be 'mean' or an integer in [0, {R - 1}], got {replica!r}")
+        elif not (isinstance(replica, str) and replica == "mean") and not (
+            isinstance(replica, (int, np.integer)) and not isinstance(replica, bool) and replica == 0
+        ):
+            raise ValueError(
+                f"replica={replica!r}: the dataset holds a single trajectory (no 'replica' dimension); "
+                "use 'mean' or 0"
+            )
         keep = np.ones(traj.times.shape, dtype=bool)
         if t_start is not None:
             keep &= traj.times >= t_start

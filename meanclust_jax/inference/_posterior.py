@@ -27,14 +27,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._io import atomic_path, netcdf_attrs, netcdf_engine
+from .._io import atomic_path, existing_file, netcdf_attrs, netcdf_engine, unreadable_file_message
 from .._precision import require_float64
-from .._validate import check_int
+from .._validate import check_float, check_int
 from ..ode import fit_sparse
 from ._data import PairData
 from ._drmh import DelayedRejectionMH
 from ._loss import RateProblem
-from ._model import PosteriorModel, rate_posterior_model, sparse_posterior_model
+from ._model import PosteriorModel, _bounds, _check_beta, rate_posterior_model, sparse_posterior_model
 from ._optimise import MultistartResult, _loss, multistart
 
 SAMPLERS: tuple[str, ...] = ("nuts", "drmh")
@@ -290,9 +290,11 @@ def load_posterior(path: str | os.PathLike[str]):  # noqa: ANN201
     """Read an ``InferenceData`` written by `save_posterior` (fully loaded into memory)."""
     import arviz as az
 
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"path={str(path)!r}: no such posterior file")
-    idata = az.from_netcdf(str(path), engine=netcdf_engine())
+    existing_file(path, "posterior file")
+    try:
+        idata = az.from_netcdf(str(path), engine=netcdf_engine())
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError) as err:
+        raise ValueError(unreadable_file_message(path, "posterior (ArviZ netCDF) file", err)) from None
     for group in idata.groups():
         idata[group].load()
     return idata
@@ -346,13 +348,18 @@ def infer_rates(
         if s not in SAMPLERS:
             raise ValueError(f"samplers must be among {SAMPLERS}, got {samplers!r}")
     check_int(num_samples, "num_samples", minimum=1)
+    _check_beta(beta)  # every setting is checked before the multistart
+    if upper is not None:
+        _bounds(lower, upper, 8, positive=True)
+    if init is not None:
+        init = _check_init(init, lower, upper)
     k_start, k_sample = jax.random.split(key)
     ms = None
     if init is None:
         ms = multistart(problem, k_start, num_starts=num_starts, num_steps=num_steps)
         if not np.isfinite(float(ms.best_loss)):
             raise ValueError("multistart found no rates with a finite loss; check the data")
-        init = np.asarray(ms.best)
+        init = _check_init(np.asarray(ms.best), lower, upper, name="the multistart point estimate Y1")
     init = np.asarray(init, dtype=np.float64)
     if upper is None:
         upper = 10.0 * float(np.max(init))
@@ -364,6 +371,28 @@ def infer_rates(
     keys = jax.random.split(k_sample, len(samplers))
     return _sample_each(pm, keys, samplers, init, extra, num_samples, num_chains, num_warmup,
                         chain_method, progress_bar, sampler_kwargs), ms
+
+
+def _check_init(init, lower, upper, *, name: str = "init") -> np.ndarray:  # noqa: ANN001
+    """``init`` as 8 finite rates > ``lower``, and below ``upper`` when that is given.
+
+    **Raises:** `ValueError` naming ``init`` (or ``upper``, when the initial point lies above it).
+    """
+    arr = np.asarray(init, dtype=np.float64)
+    if arr.shape != (8,) or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be 8 finite rates k1..k8, got {np.asarray(init).tolist()}")
+    lo = np.broadcast_to(np.asarray(lower, dtype=np.float64), (8,))
+    if np.any(arr < lo):
+        raise ValueError(f"{name} must lie in the prior box: rates >= lower = {lo.tolist()}, got {arr.tolist()}")
+    if upper is not None:
+        hi = np.broadcast_to(np.asarray(upper, dtype=np.float64), (8,))
+        if np.any(arr >= hi):
+            raise ValueError(
+                f"upper = {np.asarray(upper).tolist()} is not above the initial point ({name}, max "
+                f"{float(arr.max()):.6g}): the prior box (lower, upper) must contain it; raise upper "
+                "(--upper) above it or leave it unset (10 x max Y1)"
+            )
+    return arr
 
 
 def _sample_each(pm, keys, samplers, init, attrs, num_samples, num_chains, num_warmup,  # noqa: ANN001, ANN202, PLR0913
@@ -417,6 +446,9 @@ def infer_sparse(
         if s not in SAMPLERS:
             raise ValueError(f"samplers must be among {SAMPLERS}, got {samplers!r}")
     check_int(num_samples, "num_samples", minimum=1)
+    _check_beta(beta)  # every setting is checked before the fit
+    if bound is not None:
+        bound = check_float(bound, "bound", minimum=0.0, open_min=True)
     fit = fit_sparse(data.times, data.C_pair)
     alpha = np.asarray(fit.alpha)
     span = float(data.times[-1] - data.times[0])

@@ -22,11 +22,14 @@ FIGURES: dict[str, tuple[str, str]] = {
     "fig10": ("fig10_errors_soft.png", "Per-type errors J_τ of PA and OA-soft at x = 1/2 (plain bars) "
               "and 1/3 (hatched) (soft regularisation; cf. paper Figs. 9–10)."),
     "fig11a": ("fig11a_mean_error_hard.png", "Mean error ℰ (eq. 30) against composition: PA and "
-               "OA-hard calibrated at 1/3 and 1/2 (paper Fig. 11a)."),
+               "OA-hard calibrated at 1/3 and 1/2 (paper Fig. 11a); beyond the paper, OA-hard and the "
+               "consistent closure calibrated on all compositions (in-sample)."),
     "fig11b": ("fig11b_mean_error_soft.png", "Mean error ℰ against composition: PA and OA-soft "
                "(paper Fig. 11b)."),
     "fig12": ("fig12_mean_error_pa_oa_sa.png", "Mean error ℰ against composition for PA, OA-hard-1/3 "
-              "and SA (paper Fig. 12)."),
+              "and SA (paper Fig. 12), and the consistent closure calibrated on all compositions."),
+    "fig12b": ("fig12b_mean_error_loco.png", "Leave-one-composition-out: ℰ on each composition of PA and "
+               "of OA-hard and the consistent closure calibrated on the nine others (beyond the paper)."),
     "fig13_PA": ("fig13a_posterior_PA.png", "DR-MH posterior samples of the rates, PA closure "
                  "(paper Fig. 13a,b): k1, k2, k3 as axes, k4, k5, k7 as RGB; size ∝ 1/F."),
     "fig13_OA": ("fig13c_posterior_OA-hard-1_2.png", "DR-MH posterior samples, OA-hard-1/2 closure "

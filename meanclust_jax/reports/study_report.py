@@ -30,6 +30,7 @@ from .. import paper
 from ..paper import composition_label
 from .audit_report import audit_blocks
 from .markup import Bullets, Figure, Heading, Paragraph, Table, to_html, to_markdown
+from .beyond_paper import beyond_paper_section
 from .study_figures import FIGURES
 
 RATES = tuple(f"k{i}" for i in range(1, 9))
@@ -307,6 +308,7 @@ def build_report(cfg, summaries: dict[str, Any]) -> list:  # noqa: ANN001
     audit = audit_blocks(summaries["audit"]) if "audit" in summaries else []  # claims audit (issue 13)
     return (_settings_section(cfg, summaries) + _anneal_section(summaries) + _table2_section(summaries)
             + _errors_section(summaries) + _composition_section(summaries)
+            + beyond_paper_section(summaries, _figure)
             + _inference_section(summaries) + audit + _caveats(cfg))
 
 

@@ -94,3 +94,22 @@ def check_size(size: int) -> None:
     except ValueError as err:
         raise ValueError(f"--size {size}: the checkerboard cannot tile a {size}x{size} lattice "
                          f"(it must be a multiple of 3 or 4, e.g. 48, 96, 192): {err}") from None
+
+
+def check_study_memory(cfg: StudyConfig) -> None:
+    """Refuse a study whose annealing (all compositions × replicas in one compiled run) does not
+    fit in memory, before anything is written (`meanclust_jax.engine` memory estimate).
+
+    **Raises:** `ValueError` naming ``--size`` with the memory needed and available.
+    """
+    import math
+
+    from ..engine import check_anneal_memory
+
+    replicas = len(cfg.compositions) * cfg.replicas
+    record_every = max(1, cfg.total_sweeps // cfg.records)
+    try:
+        check_anneal_memory(cfg.size, cfg.size, replicas, cfg.total_sweeps, record_every, cfg.snapshots,
+                            max(1, math.ceil(cfg.total_sweeps / record_every / 50)))
+    except ValueError as err:
+        raise ValueError(f"--size {cfg.size}: the study's {err}") from None

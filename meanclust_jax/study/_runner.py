@@ -11,13 +11,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .._io import write_text_atomic
+from .._io import lock_file, write_text_atomic
 from .._precision import enable_float64
-from ._config import StudyConfig
+from ._config import StudyConfig, check_study_memory
 from ._stages import anneal_stage, audit_stage, closures_stage, figures_stage, inference_stage
 
 #: The stages in order; ``report`` writes report.md and report.html from the others' summaries.
 STAGES: tuple[str, ...] = ("anneal", "closures", "inference", "figures", "audit", "report")
+
+#: The lock file a running study holds in its folder (see `run_study`).
+LOCK_NAME = ".reproduce.lock"
 
 _STAGE_FUNCTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "anneal": anneal_stage,
@@ -88,16 +91,38 @@ def run_study(
 
     **Returns:** ``{stage: summary}`` for every stage run or reused.
 
-    **Raises:** `ValueError` for an unwritable `out`, an unknown `stop_after`, or a folder that
-    holds a study made with different settings (unless `force`).
+    Only one study runs in a folder at a time: the run holds the lock file ``out/.reproduce.lock``
+    (process id, host, start time) and a second run there is refused; a lock left by a process
+    that no longer runs is taken over. Nothing is written before every check has passed
+    (including the memory estimate of the annealing, `check_study_memory`).
+
+    **Raises:** `ValueError` for an unwritable `out`, an unknown `stop_after`, a study whose
+    annealing does not fit in memory, a folder that holds a study made with different settings
+    (unless `force`), or one in which another study is running.
     """
     enable_float64()
     if stop_after is not None and stop_after not in STAGES:
         raise ValueError(f"stop_after={stop_after!r} is not a stage; use one of {STAGES}")
+    check_study_memory(cfg)
     path = prepare_output(out)
+    with lock_file(path / LOCK_NAME, f"--out {str(out)!r}"):
+        return _run_locked(path, out, cfg, progress=progress, stop_after=stop_after, force=force, log=log)
+
+
+def _run_locked(path: Path, out: str | os.PathLike[str], cfg: StudyConfig, *, progress: bool,
+                stop_after: str | None, force: bool, log: Callable[[str], None]) -> dict[str, Any]:
+    """`run_study` once the folder is checked and locked."""
     settings_file = path / "study.json"
     if settings_file.is_file() and not force:
-        stored = json.loads(settings_file.read_text(encoding="utf-8"))
+        try:
+            stored = json.loads(settings_file.read_text(encoding="utf-8"))
+        except (ValueError, OSError):
+            raise ValueError(
+                f"--out {str(out)!r}: {str(settings_file)!r} is not readable JSON (empty or truncated); "
+                "use --force to start over there, or another folder"
+            ) from None
+        if not isinstance(stored, dict):
+            stored = {}
         diff = cfg.differences(stored)
         if diff:
             raise ValueError(
@@ -108,6 +133,9 @@ def run_study(
         for s in STAGES:
             _stage_file(path, s).unlink(missing_ok=True)
         (path / "checkpoints" / "anneal.npz").unlink(missing_ok=True)
+        for partial in (path / "posteriors").glob("*.*"):  # results the inference stage would reuse
+            if partial.suffix in (".nc", ".json") and partial.is_file():
+                partial.unlink()
     (path / "stages").mkdir(exist_ok=True)
     write_text_atomic(settings_file, json.dumps(json.loads(cfg.to_json()), indent=2) + "\n")
 
@@ -166,4 +194,4 @@ def _environment() -> dict[str, Any]:
     }
 
 
-__all__ = ["STAGES", "completed_stages", "prepare_output", "run_study"]
+__all__ = ["LOCK_NAME", "STAGES", "completed_stages", "prepare_output", "run_study"]

@@ -108,18 +108,27 @@ def closures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dic
     improvements over PA).
     """
     from .._io import save_netcdf
-    from ..closures import PairApproximation, SparseApproximation, cross_stoichiometry_study
+    from ..closures import (
+        PairApproximation,
+        SparseApproximation,
+        beyond_paper_study,
+        cross_stoichiometry_study,
+        loco_summary,
+    )
 
     datasets = load_trajectories(out, cfg)
     (out / "closures").mkdir(exist_ok=True)
+    log("beyond the paper: OA-hard and the consistent closure on all compositions, and leave-one-composition-out")
+    extra, loco = beyond_paper_study(datasets, num_starts=cfg.closure_starts, seed=cfg.seed)
+    save_netcdf(loco, out / "closures" / "loco.nc")
     log(f"calibrating OA (hard, soft) at x = 1/3 and 1/2, {cfg.closure_starts} starts per type; "
         f"evaluating on {len(datasets)} compositions")
     study, fitted = cross_stoichiometry_study(
         datasets, calibrate_at=CALIBRATION_COMPOSITIONS, regularizations=("hard", "soft"),
-        num_starts=cfg.closure_starts, seed=cfg.seed,
+        num_starts=cfg.closure_starts, seed=cfg.seed, closures=extra,
     )
     files = {}
-    for name, closure in fitted.items():
+    for name, closure in {**fitted, **extra}.items():
         path = out / "closures" / f"{file_label(name)}.json"
         closure.save(path)
         files[name] = str(path.relative_to(out))
@@ -142,6 +151,8 @@ def closures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dic
         },
         "exponents": {name: {t: _floats(v) for t, v in c.parameter_vectors().items()}
                       for name, c in all_closures.items()},
+        "beyond_paper": {"loco": loco_summary(loco), "loco_file": "closures/loco.nc",
+                         "formulas": extra["consistent-all"].formulas()},
     }
 
 
@@ -182,8 +193,11 @@ def _hessian_spectrum(problem, K) -> dict[str, Any]:  # noqa: ANN001
 def inference_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict[str, Any]:
     """Rate posteriors on the x = 1/3 trajectory with NUTS and DR-MH, for PA, OA-hard-1/2, SA.
 
-    Writes ``posteriors/<closure>.<sampler>.nc`` (ArviZ InferenceData). Model time is the
-    sweep (``time_scale = 1``, as `meanclust infer-rates`), so rates are per sweep.
+    Writes ``posteriors/<closure>.<sampler>.nc`` (ArviZ InferenceData) and
+    ``posteriors/<closure>.point.json`` (the point estimate: multistart ``Y1``, or the SA fit,
+    and the Hessian). Model time is the sweep (``time_scale = 1``, as `meanclust infer-rates`),
+    so rates are per sweep. Resumes inside the stage: a posterior or point estimate already on
+    disk with the same settings (`meanclust_jax.study._resume`) is read instead of redone.
     """
     import diffrax
     import jax
@@ -191,8 +205,17 @@ def inference_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> di
     from ..closures import PairApproximation, load_closure
     from ..dataset import load_trajectory
     from .._cf import cf_posterior_attrs
-    from ..inference import PairData, infer_rates, infer_sparse, make_problem, multistart, save_posterior
+    from ..inference import (
+        PairData,
+        infer_rates,
+        infer_sparse,
+        load_posterior,
+        make_problem,
+        multistart,
+        save_posterior,
+    )
     from ..ode import fit_sparse
+    from ._resume import mark_posterior, posterior_exists, result_settings, save_result, saved_result
 
     (out / "posteriors").mkdir(exist_ok=True)
     ds = load_trajectory(trajectory_path(out, 1 / 3))
@@ -210,21 +233,31 @@ def inference_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> di
     def sample_both(name: str, res: dict[str, Any], keys, run) -> None:  # noqa: ANN001
         """Run ``run(sampler, key)`` → InferenceData for NUTS then DR-MH; save and summarise."""
         for sampler, k in zip(("nuts", "drmh"), keys, strict=True):
-            log(f"{name}: {sampler} {cfg.chains} x {settings[sampler]['num_samples']}")
-            idata = run(sampler, k)
-            res[sampler] = _posterior_numbers(idata)
             path = out / "posteriors" / f"{file_label(name)}.{sampler}.nc"
-            save_posterior(cf_posterior_attrs(idata, time_scale=1.0), path)
+            done = result_settings(cfg, stage="inference", closure=name, sampler=sampler)
+            if posterior_exists(path, done):
+                log(f"{name}: {sampler} posterior already on disk, reused")
+                idata = load_posterior(path)
+            else:
+                log(f"{name}: {sampler} {cfg.chains} x {settings[sampler]['num_samples']}")
+                idata = mark_posterior(cf_posterior_attrs(run(sampler, k), time_scale=1.0), done)
+                save_posterior(idata, path)
+            res[sampler] = _posterior_numbers(idata)
             res["files"][sampler] = str(path.relative_to(out))
 
     key = jax.random.key(cfg.seed)
     for n, name in enumerate(INFERENCE_CLOSURES):
         k_fit, *k_samplers = jax.random.split(jax.random.fold_in(key, n), 3)
         res: dict[str, Any] = {"files": {}}
+        point_path = out / "posteriors" / f"{file_label(name)}.point.json"
+        point_settings = result_settings(cfg, stage="inference", closure=name, result="point estimate")
+        point = saved_result(point_path, point_settings)
         if name == "SA":
-            fit = fit_sparse(data.times, data.C_pair)  # infer_sparse starts from the same fit
-            res["alpha"] = _floats(fit.alpha)
-            res["F_fit"] = float(fit.loss)
+            if point is None:
+                fit = fit_sparse(data.times, data.C_pair)  # infer_sparse starts from the same fit
+                point = {"alpha": _floats(fit.alpha), "F_fit": float(fit.loss)}
+                save_result(point_path, point_settings, point)
+            res.update(point)
             sample_both(name, res, k_samplers, lambda s, k: infer_sparse(
                 data, k, samplers=(s,), **common, **settings[s])[0][s])
         else:
@@ -235,16 +268,20 @@ def inference_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> di
             # proposals where the ODE needs more steps (fast rates) would each cost ~10 ms; there
             # F = +inf: such rates get zero posterior density (stated in the report).
             problem = make_problem(data, closure, solver=diffrax.Tsit5(), max_steps=1024)
-            log(f"{name}: multistart {cfg.rate_starts} starts x {cfg.rate_steps} steps")
-            ms = multistart(problem, k_fit, num_starts=cfg.rate_starts, num_steps=cfg.rate_steps)
-            if not np.isfinite(float(ms.best_loss)):
-                raise RuntimeError(f"{name}: multistart found no rates with a finite loss")
-            Y1 = np.asarray(ms.best)
-            res["Y1"] = _floats(Y1)
-            res["F_Y1"] = float(ms.best_loss)
-            if cfg.hessian:
-                log(f"{name}: Hessian of F at Y1")
-                res["hessian"] = _hessian_spectrum(problem, Y1)
+            if point is None:
+                log(f"{name}: multistart {cfg.rate_starts} starts x {cfg.rate_steps} steps")
+                ms = multistart(problem, k_fit, num_starts=cfg.rate_starts, num_steps=cfg.rate_steps)
+                if not np.isfinite(float(ms.best_loss)):
+                    raise RuntimeError(f"{name}: multistart found no rates with a finite loss")
+                point = {"Y1": _floats(ms.best), "F_Y1": float(ms.best_loss)}
+                if cfg.hessian:
+                    log(f"{name}: Hessian of F at Y1")
+                    point["hessian"] = _hessian_spectrum(problem, np.asarray(ms.best))
+                save_result(point_path, point_settings, point)
+            else:
+                log(f"{name}: point estimate Y1 already on disk, reused")
+            res.update(point)
+            Y1 = np.asarray(point["Y1"], dtype=np.float64)
             sample_both(name, res, k_samplers, lambda s, k, p=problem, y=Y1: infer_rates(
                 p, k, samplers=(s,), init=y, **common, **settings[s])[0][s])
         summary["results"][name] = res
@@ -298,11 +335,15 @@ def figures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict
                         path["fig9"], title="hard regularisation (β1 = 0, β2 = δ = 2)")
     plot_closure_errors({**errs(1 / 2, ["PA", "OA-soft-1/2"]), **errs(1 / 3, ["PA", "OA-soft-1/3"])},
                         path["fig10"], title="soft regularisation (β unbounded, δ = 6)")
-    plot_mean_error_vs_composition(study, path["fig11a"], closures=["PA", "OA-hard-1/3", "OA-hard-1/2"],
+    beyond = [n for n in ("OA-hard-all", "consistent-all") if n in study["closure"].values]
+    plot_mean_error_vs_composition(study, path["fig11a"], closures=["PA", "OA-hard-1/3", "OA-hard-1/2", *beyond],
                                    title="hard regularisation")
     plot_mean_error_vs_composition(study, path["fig11b"], closures=["PA", "OA-soft-1/3", "OA-soft-1/2"],
                                    title="soft regularisation")
-    plot_mean_error_vs_composition(study, path["fig12"], closures=["PA", "OA-hard-1/3", "SA"])
+    plot_mean_error_vs_composition(study, path["fig12"], closures=["PA", "OA-hard-1/3", "SA", *beyond[1:]])
+    if (out / "closures" / "loco.nc").is_file():
+        plot_mean_error_vs_composition(load_netcdf(out / "closures" / "loco.nc"), path["fig12b"],
+                                       title="each closure calibrated without the composition it is tested on")
 
     log("Figs. 13, 14 (inference)")
     post = {(name, s): load_posterior(out / "posteriors" / f"{file_label(name)}.{s}.nc")
@@ -332,7 +373,7 @@ def audit_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict[s
     from ..audit import run_audit
 
     summary = run_audit(out / "audit", quick=cfg.quick, size=24 if cfg.quick else 48, study=out,
-                        seed=cfg.seed, progress=progress, log=log)
+                        seed=cfg.seed, force=True, progress=progress, log=log)  # the stage's own folder
     summary["figures"] = {k: f"audit/{v}" for k, v in summary["figures"].items()}
     summary["files"] = [f"audit/{f}" for f in summary["files"]]
     summary["settings"]["study"] = "."  # the folder itself: the summary does not depend on where it lies
