@@ -1,5 +1,6 @@
-"""The claims audit (issue 13): every quantitative claim of the paper, our number beside it, a
-verdict computed with a stated tolerance, and the reason as a computation anyone can rerun.
+"""The claims audit (issue 13; docs/model.md §8.1): every quantitative claim of the paper, our
+number beside it, a verdict computed with a stated tolerance, and the reason as a computation
+anyone can rerun.
 
 * `meanclust_jax.audit.CLAIMS` / `evaluate_claims`: the claims (id, the paper's words and
   location) and their verdicts from a dict of computed numbers;
