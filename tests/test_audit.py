@@ -366,6 +366,32 @@ def test_k6_k8_claim_from_measured_rates(parts, verdict):
     assert _verdicts(n)["sec6d/k6-k8"] == verdict
 
 
+def test_rate_numbers_use_the_engine_checker_on_measured_rates_and_converged_posteriors(runs, monkeypatch):
+    """The measured rates (issue 11) and a converged PA posterior go through the engine's
+    `check_pa_statement`; here a stand-in module records what it is given."""
+    import types
+
+    import meanclust_jax.reports as reports
+    from meanclust_jax.audit._numbers import measured_rate_numbers, posterior_rate_numbers
+
+    seen = []
+    fake = types.SimpleNamespace(
+        time_averaged_rates=lambda ds: {"rate": np.arange(1.0, 9.0), "se": np.full(8, 0.1)},
+        check_pa_statement=lambda rate, se: seen.append(np.asarray(rate)) or {"k7_gt_k5": "holds"},
+    )
+    monkeypatch.setitem(__import__("sys").modules, "meanclust_jax.reports.reaction_rates", fake)
+    monkeypatch.setattr(reports, "reaction_rates", fake, raising=False)
+    ds = runs[1 / 3]
+    assert measured_rate_numbers(ds) is None  # no observer variables in this trajectory
+    observed = ds.assign(reaction_attempts=ds["C_pair"])  # any variable of that name marks the observer
+    got = measured_rate_numbers(observed)
+    assert got["rate"] == list(np.arange(1.0, 9.0)) and got["check"] == {"k7_gt_k5": "holds"}
+    inference = {"results": {"PA": _posterior(1.0, converged=True)}}
+    post = posterior_rate_numbers(inference)
+    assert post["sampler"] == "nuts" and post["mean"] == [1.0] * 8 and len(seen) == 2
+    assert posterior_rate_numbers({"results": {"PA": _posterior(1.0, converged=False)}}) is None
+
+
 # --------------------------------------------------------------------------- protocols and CLI
 
 

@@ -432,8 +432,11 @@ def _alpha(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
     return ours, (REPRODUCED if ok else NOT_REPRODUCED), reason
 
 
-def _converged(res: Mapping[str, Any] | None) -> tuple[str | None, Mapping[str, Any] | None]:
-    """The first converged sampler of one closure's inference results (NUTS preferred)."""
+def converged_sampler(res: Mapping[str, Any] | None) -> tuple[str | None, Mapping[str, Any] | None]:
+    """The first sampler of one closure's inference results (a study's ``stages/inference.json``,
+    ``results[closure]``) whose posterior met the convergence standard (``"converged": true``;
+    NUTS preferred), as ``(name, results)``, else ``(None, None)``: numbers of an unconverged
+    posterior, or of a stage made before the standard was recorded, never count."""
     if not res:
         return None, None
     for s in ("nuts", "drmh"):
@@ -462,7 +465,7 @@ def _uncertain(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:
     if ident is not None:
         ident_text = (f"on our data the rates enter the {name}-closed eq. (5) through {ident['rank']} independent "
                       f"combinations of 8 (condition number of the identified part {_g(ident['condition'], 2)})")
-    sampler, r = _converged(_get(numbers, "inference", "results", name))
+    sampler, r = converged_sampler(_get(numbers, "inference", "results", name))
     if r is not None:
         spread = _rate_spread(r["summary"])
         if not spread:
@@ -476,9 +479,11 @@ def _uncertain(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:
     posterior_missing = _get(numbers, "inference", "results", name) is None
     if ident is not None and int(ident["rank"]) < 8:
         return (f"{ident['rank']} of 8 rate combinations identifiable", REPRODUCED,
-                ident_text + f"; along the other {8 - int(ident['rank'])} directions F is exactly flat, so those "
-                "rates are set by the prior bounds alone (a uniform prior on [0, s] gives a 94% interval of "
-                "188% of its mean)" + ("" if posterior_missing else "; the posterior did not converge"))
+                ident_text + f"; along the other {8 - int(ident['rank'])} directions the trajectory term of F "
+                "(eq. 17) and the Gaussian likelihood of our posteriors are exactly flat (only F's equilibrium term "
+                "a|Q − Q̂|², with a weight a of the user's choosing, can pin them), so those rates are set by the "
+                "prior bounds (a uniform prior on [0, s] gives a 94% interval of 188% of its mean)"
+                + ("" if posterior_missing else "; the posterior did not converge"))
     need = ("a converged rate posterior (run `meanclust reproduce`, then `meanclust audit --study DIR`)"
             if posterior_missing else f"the {name} posteriors did not meet the convergence standard (docs/model.md §7.4)")
     return _untestable(need + (f"; {ident_text}" if ident_text else ""))
@@ -488,8 +493,8 @@ def _clusters(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG
     ident = _get(numbers, "identifiability", "PA")
     text = "needs the local minima of F from dispersed starts with their F values (the study keeps only the best, Y1)"
     if ident is not None:
-        text += (f"; under PA F is exactly flat along {8 - int(ident['rank'])} rate directions, which gives a "
-                 "continuum of equally good fits rather than separated clusters")
+        text += (f"; under PA the trajectory term of F is exactly flat along {8 - int(ident['rank'])} rate "
+                 "directions, which gives a continuum of equally good fits rather than separated clusters")
     return _untestable(text)
 
 
@@ -501,7 +506,8 @@ def _sa_worse(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG
     f_pa, f_oa = float(res["PA"]["F_Y1"]), float(res["OA-hard-1/2"]["F_Y1"])
     ok = _better(f_pa, f_sa) and _better(f_oa, f_sa)
     return (f"F: SA {_g(f_sa)}, PA {_g(f_pa)}, OA-hard-1/2 {_g(f_oa)}", REPRODUCED if ok else NOT_REPRODUCED,
-            f"SA's F must exceed both by > {MARGIN:.0%} (F of eq. (17) at the best fits, time in sweeps)")
+            f"SA's F must exceed both by > {MARGIN:.0%} (F of eq. (17) at the best fits, time in sweeps; PA's and "
+            "OA's include the equilibrium term, SA's has none)")
 
 
 def _sa_certain(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
@@ -516,7 +522,7 @@ def _sa_certain(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: A
             spreads += (f"; the paper's exp(−F) (Laplace) {_g(max(lap['sweep']), 2)} with time in sweeps, "
                         f"{_g(max(lap['swap']), 2)} in single swaps, {_g(max(lap['run']), 2)} in units of the run "
                         "(Fig. 2's axis): its width is set by the unit of time")
-    sampler, r = _converged(_get(numbers, "inference", "results", "SA"))
+    sampler, r = converged_sampler(_get(numbers, "inference", "results", "SA"))
     if r is not None:
         rel = []
         for a in ("alpha1", "alpha2"):
@@ -535,11 +541,19 @@ def _sa_certain(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: A
 
 def _k6_k8(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
     q = _get(numbers, "Q_hat", "PA")
-    q_text = ""
+    notes = []
     if q is not None:
-        q_text = (f"under PA the equilibrium term of F sets k5/k7 = Q̂3 = {_g(q[2])} and k6/k8 = Q̂4 = {_g(q[3])} "
-                  "(= C₋₋C₊/(C₊₋C₋) at the final pairs): k7 > k5 follows from the closure and the ordered end "
-                  "state, and says nothing about k8")
+        notes.append(f"under PA the equilibrium term of F sets k5/k7 = Q̂3 = {_g(q[2])} and k6/k8 = Q̂4 = {_g(q[3])} "
+                     "(= C₋₋C₊/(C₊₋C₋) at the final pairs): k7 > k5 follows from the closure and the ordered end "
+                     "state, and says nothing about k8")
+    post = _get(numbers, "pa_posterior_rates")
+    if post is not None:
+        c = post["check"]
+        notes.append(f"the converged PA posterior ({post['sampler']}) gives k6: {c.get('k6_close_to_zero')}, k8: "
+                     f"{c.get('k8_close_to_zero')}, k7 > k5: {c.get('k7_gt_k5')} — but under PA the data determine "
+                     "only 4k5 + k6 and 4k7 + k8, so the split is the prior's")
+    else:
+        notes.append("a PA posterior cannot test it: under PA the data determine only 4k5 + k6 and 4k7 + k8")
     meas = _get(numbers, "measured_rates")
     if meas is not None and meas.get("check") is not None:
         c = meas["check"]
@@ -550,12 +564,12 @@ def _k6_k8(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
             verdict = REPRODUCED if all(p == "holds" for p in parts) else NOT_REPRODUCED
         ours = (f"measured: k6/median {_g(c.get('k6_over_median'))}, k8/median {_g(c.get('k8_over_median'))}, "
                 f"k7 − k5 = {_g(c.get('k7_minus_k5'))} ± {_g(c.get('k7_minus_k5_se'), 2)}")
-        reason = (f"measured rates of the engine's reaction observer ({meas.get('source', 'x = 1/3')}); "
-                  f"k6: {parts[0]}, k8: {parts[1]}, k7 > k5: {parts[2]}")
-        return ours, verdict, reason + (f"; {q_text}" if q_text else "")
-    return _untestable("needs rates measured on the lattice (issue 11: anneal with the reaction observer); "
-                       "the PA posterior cannot test it: under PA the data determine only 4k5 + k6 and 4k7 + k8"
-                       + (f"; {q_text}" if q_text else ""))
+        reason = (f"rates measured by the engine's reaction observer ({meas.get('source', 'x = 1/3')}); "
+                  f"k6: {parts[0]}, k8: {parts[1]}, k7 > k5: {parts[2]} (criteria of "
+                  "`meanclust_jax.reports.reaction_rates.check_pa_statement`)")
+        return ours, verdict, "; ".join([reason, *notes])
+    return _untestable("; ".join(["needs rates measured on the lattice (issue 11: anneal with the reaction "
+                                  "observer)", *notes]))
 
 
 def _q2_q4(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
@@ -626,6 +640,7 @@ __all__ = [
     "NOT_TESTABLE",
     "REPRODUCED",
     "VERDICTS",
+    "converged_sampler",
     "evaluate_claims",
     "verdict_counts",
 ]

@@ -265,20 +265,45 @@ def equilibrium_numbers(dataset, closures: Mapping[str, AbstractClosure]) -> dic
             for n, c in closures.items()}
 
 
-def measured_rate_numbers(dataset) -> dict[str, Any] | None:  # noqa: ANN001
-    """Rates measured by the engine's reaction observer (issue 11), time-averaged over the run,
-    and the paper's statement on k5..k8 checked on them; ``None`` when the trajectory has no
-    observer variables or this version of the package has no observer."""
-    if "reaction_attempts" not in getattr(dataset, "data_vars", {}):
-        return None
+def _rate_check():  # noqa: ANN202
+    """The engine's reaction-rate report module (issue 11), or None in a version without it."""
     try:
         from ..reports import reaction_rates
     except ImportError:
         return None
-    avg = reaction_rates.time_averaged_rates(dataset)
+    return reaction_rates
+
+
+def measured_rate_numbers(dataset) -> dict[str, Any] | None:  # noqa: ANN001
+    """Rates measured by the engine's reaction observer (issue 11), time-averaged over the run,
+    and the paper's statement on k5..k8 checked on them
+    (`meanclust_jax.reports.reaction_rates.check_pa_statement`); ``None`` when the trajectory
+    has no observer variables or this version of the package has no observer."""
+    rr = _rate_check()
+    if rr is None or "reaction_attempts" not in getattr(dataset, "data_vars", {}):
+        return None
+    avg = rr.time_averaged_rates(dataset)
     rate, se = np.asarray(avg["rate"], float), np.asarray(avg["se"], float)
     return {"rate": _floats(rate), "se": _floats(se), "source": "x = 1/3, time average over the run",
-            "check": jsonable(reaction_rates.check_pa_statement(rate, se))}
+            "check": jsonable(rr.check_pa_statement(rate, se))}
+
+
+def posterior_rate_numbers(inference: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The same statement on the posterior means of a *converged* PA posterior of a study's
+    inference stage (``None`` if there is none, or no checker in this version)."""
+    from ._claims import converged_sampler
+
+    rr = _rate_check()
+    sampler, res = converged_sampler(((inference or {}).get("results") or {}).get("PA"))
+    if rr is None or res is None:
+        return None
+    rows = [res["summary"].get(f"k[k{i}]") for i in range(1, 9)]
+    if any(r is None for r in rows):
+        return None
+    mean = np.array([float(r["mean"]) for r in rows])
+    sd = np.array([float(r["sd"]) for r in rows])
+    return {"sampler": sampler, "mean": _floats(mean), "sd": _floats(sd),
+            "check": jsonable(rr.check_pa_statement(mean, sd))}
 
 
 def ground_state_numbers(datasets: Mapping[float, Any], closures: Mapping[str, AbstractClosure], *,
@@ -374,6 +399,7 @@ def claim_numbers(datasets: Mapping[float, Any], fitted: Mapping[str, AbstractCl
     numbers["Q_hat"] = equilibrium_numbers(ds13, eq)
     numbers["identifiability"] = {n: identifiability(c, ds13) for n, c in eq.items() if n != "Table II OA-1/2"}
     numbers["measured_rates"] = measured_rate_numbers(ds13)
+    numbers["pa_posterior_rates"] = posterior_rate_numbers(inference)
     numbers["inference"] = dict(inference) if inference is not None else None
     sa = SparseApproximation()
     traj13 = read_trajectories(ds13, need_triplets=False)
@@ -399,6 +425,7 @@ __all__ = [
     "ground_state_numbers",
     "identifiability",
     "measured_rate_numbers",
+    "posterior_rate_numbers",
     "paper_closures",
     "sparse_fit_numbers",
     "sparse_linearity",

@@ -129,6 +129,12 @@ def default_protocols(size: int = 48, *, quick: bool = False) -> list[Protocol]:
         Protocol("ordered-hold", f"then {total} sweeps at the last temperature (about half the run ordered)", size,
                  sweeps_per_step=spp, hold=total),
         Protocol(f"size-{other}", f"{other}×{other} lattice (side not divisible by 3)", other, sweeps_per_step=spp),
+    ]
+    if not quick and other > 12 + 4:
+        smaller = off_three(other)
+        out.append(Protocol(f"size-{smaller}", f"{smaller}×{smaller} lattice (side not divisible by 3)", smaller,
+                            sweeps_per_step=spp))
+    out += [
         Protocol("step-ends", "J_τ over one record per temperature step (equilibrium values)", size,
                  sweeps_per_step=spp, weighting="steps"),
     ]
