@@ -404,7 +404,9 @@ def random_state(x: float) -> tuple[np.ndarray, np.ndarray]:
     return pairs, trip
 
 
-def closures_at_state(closures: Mapping[str, AbstractClosure], C_single, C_pair, C_triplet) -> dict[str, Any]:  # noqa: ANN001
+def closures_at_state(
+    closures: Mapping[str, AbstractClosure], C_single, C_pair, C_triplet,  # noqa: ANN001
+) -> dict[str, Any]:
     """Closures evaluated at one exactly known state, against its triplets.
 
     **Arguments:**
@@ -450,7 +452,9 @@ def ordered_records(dataset, *, pair_tolerance: float = 0.005) -> np.ndarray:  #
     return np.max(np.abs(traj.C_pair - gs[:, None, :]), axis=-1) <= pair_tolerance
 
 
-def ordered_error_floor(closure: AbstractClosure, dataset, *, pair_tolerance: float = 0.005) -> dict[str, Any]:  # noqa: ANN001
+def ordered_error_floor(
+    closure: AbstractClosure, dataset, *, pair_tolerance: float = 0.005,  # noqa: ANN001
+) -> dict[str, Any]:
     """The part of ``J_τ`` (eq. (15)) a closure collects on the records at the ground-state pairs.
 
     ``J_τ = Σ_t ω_t (g_τ − Ĉ_τ)²`` has non-negative terms, so the sum over the ordered records

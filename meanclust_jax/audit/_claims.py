@@ -380,7 +380,9 @@ def _sa_36(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
     target = paper.SA_IMPROVEMENT_OVER_PA_PERCENT
     readings = [v for v in (imp, rel) if v is not None and np.isfinite(v)]
     ok = any(abs(v - target) <= tol for v in readings)
-    ours = f"{imp:+.1f}% (1 − mean ℰ_SA / mean ℰ_PA)" + (f"; {rel:+.1f}% (mean of 1 − ℰ_SA/ℰ_PA)" if rel is not None else "")
+    ours = f"{imp:+.1f}% (1 − mean ℰ_SA / mean ℰ_PA)"
+    if rel is not None:
+        ours += f"; {rel:+.1f}% (mean of 1 − ℰ_SA/ℰ_PA)"
     reason = f"within ±{tol:.1f} points of +{target}% under either reading required"
     if se is not None and np.isfinite(se):
         reason += f" (tolerance max({IMPROVEMENT_TOLERANCE_PP:g}, 4 × replica SE {se:.1f}))"
@@ -427,8 +429,9 @@ def _alpha(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
     if fit.get("alpha_run_units"):
         f = float(np.mean(np.abs(np.asarray(fit["alpha_run_units"], float)))) / float(np.mean(np.abs(paper.SA_ALPHA)))
         same = 0.1 <= f <= 10
+        verdict_text = "the same order of magnitude, consistent with that unit" if same else "a different order of magnitude"
         reason += (f". In units of the run length (the time axis of the paper's Fig. 2) our |α| is {f:.2g} × the "
-                   f"paper's: {'the same order of magnitude, consistent with that unit' if same else 'a different order of magnitude'}")
+                   f"paper's: {verdict_text}")
     return ours, (REPRODUCED if ok else NOT_REPRODUCED), reason
 
 
@@ -472,7 +475,8 @@ def _uncertain(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:
             return _untestable(f"the {name} posterior has no rates k1..k8")
         wide = [k for k, v in spread.items() if v >= RATE_SPREAD]
         ours = f"94% HDI / mean up to {max(spread.values()):.0%} ({sampler}); wide: {', '.join(wide) or 'none'}"
-        reason = f"converged {sampler} posterior (Gaussian likelihood, docs/model.md §7.3); a rate counts if its 94% HDI ≥ {RATE_SPREAD:.0%} of its mean"
+        reason = (f"converged {sampler} posterior (Gaussian likelihood, docs/model.md §7.3); a rate counts if its "
+                  f"94% HDI ≥ {RATE_SPREAD:.0%} of its mean")
         if ident_text:
             reason += "; " + ident_text
         return ours, (REPRODUCED if wide else NOT_REPRODUCED), reason

@@ -206,10 +206,11 @@ def _ground_state_blocks(numbers: Mapping[str, Any]) -> list:
                 f"{n} on our x = {lab} data ({f[n]['ordered_fraction']:.0%} of the run at the ground-state pairs): "
                 f"the ordered records alone give J_τ > J_PA/100 for {len(bad)} type(s)"
                 + (f" ({', '.join(bad)})" if bad else "") + " — there it cannot be 100× better than PA on such data.")
-    blocks.append(Bullets(["A monomial closure (PA, OA, SA) is zero only where one of its pair concentrations "
-                           "is: at the ordered state C₊₊ = C₊₋ = 1/3, so types whose exact value is 0 but whose "
-                           "pairs are ++ and +− (lin:+++, lin:-+-, ang:++-, tri:+++) are missed by every closure."]
-                          + bullets))
+    every = [t for t in TRIPLETS if all(t in state["closures"][n]["zero_missed"] for n in names)]
+    blocks.append(Bullets([f"Types that the ordered state lacks and every closure above predicts: "
+                           f"{', '.join(every) or 'none'}. A monomial closure (PA, OA, SA) vanishes only where one "
+                           "of its pair concentrations does, and at this state only C₋₋ = 0: a type made of ++ and "
+                           "+− bonds cannot be zero under any exponents."] + bullets))
     return blocks
 
 
