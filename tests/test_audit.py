@@ -340,6 +340,11 @@ def test_rate_uncertainty_uses_converged_posteriors_only(spread, converged, verd
     n["inference"] = {"results": {"PA": _posterior(spread, converged), "OA-hard-1/2": _posterior(spread, converged)}}
     v = _verdicts(n)
     assert v["fig13/uncertain/PA"] == v["fig13/uncertain/OA"] == verdict
+    if converged:  # the identifiable combinations, when the posterior has them, are stated beside
+        n["inference"]["results"]["PA"]["nuts"]["summary"]["k_identifiable[4k1+k2]"] = {
+            "mean": 2.0, "sd": 0.01, "hdi_3%": 1.98, "hdi_97%": 2.02}
+        reason = next(r["reason"] for r in evaluate_claims(n) if r["id"] == "fig13/uncertain/PA")
+        assert "at most 2% of their mean" in reason
 
 
 @pytest.mark.parametrize(("rel", "verdict"), [(NO_UNCERTAINTY - 0.01, "reproduced"), (NO_UNCERTAINTY + 0.01, "not reproduced")])

@@ -477,6 +477,11 @@ def _uncertain(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:
         ours = f"94% HDI / mean up to {max(spread.values()):.0%} ({sampler}); wide: {', '.join(wide) or 'none'}"
         reason = (f"converged {sampler} posterior (Gaussian likelihood, docs/model.md §7.3); a rate counts if its "
                   f"94% HDI ≥ {RATE_SPREAD:.0%} of its mean")
+        combos = [row for key, row in r["summary"].items() if key.startswith("k_identifiable[")]
+        if combos and all(float(c["mean"]) > 0 for c in combos):
+            worst = max((float(c["hdi_97%"]) - float(c["hdi_3%"])) / float(c["mean"]) for c in combos)
+            reason += (f"; the combinations 4k(2j−1) + k(2j) are determined to a 94% HDI of at most {worst:.0%} "
+                       "of their mean")
         if ident_text:
             reason += "; " + ident_text
         return ours, (REPRODUCED if wide else NOT_REPRODUCED), reason
