@@ -94,7 +94,7 @@ def audit_data(size: int, *, quick: bool, seed: int, progress: bool, log: Callab
 
     ref = next(p for p in default_protocols(size, quick=quick) if p.name == "replicas")
     log(f"reference data: {ref.description}, {size}x{size}, ten compositions")
-    datasets = anneal_compositions(ref.anneal_settings, ref.replicas, seed=seed, progress=progress)
+    datasets = anneal_compositions(ref.anneal_settings, ref.replicas, seed=seed, progress=progress, reactions=True)
     fitted = {}
     for name in FITTED:
         _, reg, lab = name.split("-", 2)

@@ -33,6 +33,10 @@ from ._claims import (
 )
 from ._checks import ordered_records
 
+#: Records kept per run: 110 divides the sweeps of every default protocol (11 temperature steps),
+#: so no run is thinned and all have the same shape (the OA fits compile once).
+RECORDS = 110
+
 #: The closure claims a protocol can be judged on (no rates, no SA fit).
 CLOSURE_CLAIM_PREFIXES = ("table2/", "fig9/", "fig10/", "fig11/", "fig12/", "sec6a/")
 
@@ -144,8 +148,9 @@ def default_protocols(size: int = 48, *, quick: bool = False) -> list[Protocol]:
     return out
 
 
-def anneal_compositions(settings: tuple, replicas: int, *, seed: int = 0, records: int = 100,
-                        compositions: Sequence[float] = PAPER_COMPOSITIONS, progress: bool = False) -> dict[float, Any]:
+def anneal_compositions(settings: tuple, replicas: int, *, seed: int = 0, records: int = RECORDS,
+                        compositions: Sequence[float] = PAPER_COMPOSITIONS, progress: bool = False,
+                        reactions: bool = False) -> dict[float, Any]:
     """Anneal every composition under one protocol's settings, in one compiled call.
 
     **Arguments:**
@@ -157,11 +162,15 @@ def anneal_compositions(settings: tuple, replicas: int, *, seed: int = 0, record
       protocol's data have the same shape.
     - `compositions`: the compositions.
     - `progress`: show the engine's progress bar.
+    - `reactions`: record the measured reaction rates (the engine's reaction observer, issue 11;
+      local swaps only) when this version's engine has it; ignored otherwise.
 
     **Returns:**
 
     ``{x: Dataset}`` with a ``replica`` dimension.
     """
+    import inspect
+
     from ..engine import anneal
     from ..lattice import TriangularLattice
 
@@ -169,8 +178,12 @@ def anneal_compositions(settings: tuple, replicas: int, *, seed: int = 0, record
     proto = Protocol("run", "", size, moves=moves, sweeps_per_step=spp, hold=hold)
     schedule = proto.schedule()
     comps = [x for x in compositions for _ in range(replicas)]
+    extra = {}
+    if reactions and moves == "local" and "reactions" in inspect.signature(anneal).parameters:
+        extra["reactions"] = True
     ds = anneal(seed, TriangularLattice(size, size), schedule=schedule, composition=comps, moves=moves,
-                replicas=len(comps), record_every=max(1, schedule.total_sweeps // records), progress=progress)
+                replicas=len(comps), record_every=max(1, schedule.total_sweeps // records), progress=progress,
+                **extra)
     n = ds.sizes["time"]
     keep = np.unique(np.round(np.linspace(0, n - 1, min(n, records + 1))).astype(int))
     ds = ds.isel(time=keep)
@@ -253,7 +266,7 @@ def summarise_protocol(protocol: Protocol, datasets: dict[float, Any], numbers: 
 
 
 def protocol_sensitivity(protocols: Sequence[Protocol], *, seed: int = 0, num_starts: int = 2,
-                         records: int = 100, progress: bool = False, log: Callable[[str], None] = lambda m: None,
+                         records: int = RECORDS, progress: bool = False, log: Callable[[str], None] = lambda m: None,
                          reuse: dict[tuple, dict[float, Any]] | None = None) -> dict[str, Any]:
     """Run the protocol sweep (module docstring).
 
@@ -323,6 +336,7 @@ def protocol_sensitivity(protocols: Sequence[Protocol], *, seed: int = 0, num_st
 
 __all__ = [
     "CLOSURE_CLAIM_PREFIXES",
+    "RECORDS",
     "Protocol",
     "anneal_compositions",
     "default_protocols",
