@@ -358,6 +358,9 @@ def test_sa_certainty_from_a_converged_posterior(rel, verdict):
     assert v["fig14/sa-worse"] == "reproduced"
     n["inference"]["results"]["OA-hard-1/2"]["F_Y1"] = 1.95  # within 5%: not "worse"
     assert _verdicts(n)["fig14/sa-worse"] == "not reproduced"
+    n["inference"]["results"]["SA"]["nuts"]["converged"] = False  # unconverged numbers never count
+    record = next(r for r in evaluate_claims(n) if r["id"] == "fig14/sa-certain")
+    assert record["verdict"] == "not testable" and "did not meet the convergence standard" in record["reason"]
 
 
 @pytest.mark.parametrize(("parts", "verdict"), [(("holds", "holds", "holds"), "reproduced"),

@@ -544,8 +544,12 @@ def _sa_certain(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: A
                     REPRODUCED if ok else NOT_REPRODUCED,
                     f"converged {sampler} posterior (Gaussian likelihood); sd ≤ {NO_UNCERTAINTY:.0%} of |mean| "
                     "required" + (f"; {spreads}" if spreads else ""))
-    return _untestable("needs a converged SA posterior under a noise model (run `meanclust reproduce`, then "
-                       "`meanclust audit --study DIR`)" + (f"; {spreads}" if spreads else ""))
+    if _get(numbers, "inference", "results", "SA") is not None:
+        need = "the study's SA posteriors did not meet the convergence standard (docs/model.md §7.4)"
+    else:
+        need = ("needs a converged SA posterior under a noise model (run `meanclust reproduce`, then "
+                "`meanclust audit --study DIR`)")
+    return _untestable(need + (f"; {spreads}" if spreads else ""))
 
 
 def _k6_k8(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
