@@ -164,10 +164,14 @@ def _check_artefacts(out: Path, cfg: StudyConfig) -> None:
         assert f'src="data:image/png;base64,{data}"' in html, f"report.html does not embed {f}"
     assert 'src="figures/' not in html  # self-contained: no link to a file beside it
     for heading in ("Table II", "Figs. 11, 12", "Figs. 13, 14", "36.13", "Leave-one-composition-out",
-                    "Measured reaction rates", "k7 > k5"):
+                    "Claims audit", "Measured reaction rates", "k7 > k5"):
         assert heading in report
     x13 = load_trajectory(out / "trajectories" / f"x{1 / 3:.4f}.nc")
     assert "rate_measured" in x13 and x13.sizes["reaction"] == 8
+    claims = json.loads((out / "audit" / "audit.json").read_text(encoding="utf-8"))
+    assert claims and all(set(r) == {"id", "claim", "paper", "ours", "verdict", "reason"} for r in claims)
+    for f in ("audit_sensitivity.png", "audit_ordered_state.png"):
+        assert f"(audit/figures/{f})" in report
 
 
 def _numbers(text: str) -> list[str]:
@@ -218,10 +222,9 @@ def test_reproduce_quick_end_to_end_resume_and_determinism(tmp_path) -> None:  #
     # The rerun resumes inside the inference stage: what is on disk is reused, not redone.
     proc = _run_cli(["--quick", "--out", str(b), "--compile-cache", str(cache), "--no-progress"])
     assert proc.returncode == 0, proc.stderr[-3000:]
-    n = len(STAGES)
-    assert f"[1/{n} anneal] already done, skipped" in proc.stdout
-    assert f"[2/{n} closures] already done, skipped" in proc.stdout
-    assert f"[1/{n} anneal] started" not in proc.stdout
+    assert f"[1/{len(STAGES)} anneal] already done, skipped" in proc.stdout
+    assert f"[2/{len(STAGES)} closures] already done, skipped" in proc.stdout
+    assert f"[1/{len(STAGES)} anneal] started" not in proc.stdout
     assert "PA: point estimate Y1 already on disk, reused" in proc.stdout
     assert "PA: nuts posterior already on disk, reused" in proc.stdout
     assert {p: p.stat().st_mtime_ns for p in trajectories} == stamps

@@ -28,6 +28,7 @@ from .._io import write_text_atomic
 from .._labels import TRIPLETS
 from .. import paper
 from ..paper import composition_label
+from .audit_report import audit_blocks
 from .markup import Bullets, Figure, Heading, Paragraph, Table, to_html, to_markdown
 from .beyond_paper import beyond_paper_section
 from .study_figures import FIGURES
@@ -311,10 +312,11 @@ def _caveats(cfg) -> list:  # noqa: ANN001
 
 def build_report(cfg, summaries: dict[str, Any]) -> list:  # noqa: ANN001
     """The report's blocks from the stage summaries (see `meanclust_jax.reports.markup`)."""
+    audit = audit_blocks(summaries["audit"]) if "audit" in summaries else []  # claims audit (issue 13)
     return (_settings_section(cfg, summaries) + _anneal_section(summaries) + _table2_section(summaries)
             + _errors_section(summaries) + _composition_section(summaries)
             + beyond_paper_section(summaries, _figure)
-            + _inference_section(summaries) + _reactions_section(summaries) + _caveats(cfg))
+            + _inference_section(summaries) + _reactions_section(summaries) + audit + _caveats(cfg))
 
 
 def write_report(out: Path, cfg, summaries: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001
