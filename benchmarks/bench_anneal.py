@@ -169,7 +169,7 @@ def time_engine(
         def body(t, c):
             y, acc = c
             y, dn = eng.sweep(jax.random.fold_in(key, t), y, jnp.float32(0.5), t)
-            return y, acc + dn
+            return y, acc + dn[0]
 
         y, acc = jax.lax.fori_loop(0, n, body, (eng.encode(sigma), jnp.int32(0)))
         return eng.decode(y), acc

@@ -7,10 +7,14 @@
 #
 # It installs this checkout without dependencies (`pip install --no-deps -e .`), checks that JAX
 # sees a GPU, runs the GPU tests (`pytest -m gpu`, if any are marked) plus tests/test_engine.py and
-# tests/test_sharding.py, then the bandwidth micro-benchmark, the annealing size sweep
-# (96 ... 16384, local and global moves, one lattice and a batch of 10 compositions) and the plot.
+# tests/test_sharding.py and tests/test_reactions.py, then the bandwidth micro-benchmark, the
+# annealing size sweep (96 ... 16384, local and global moves, one lattice and a batch of 10
+# compositions), the plot, and the engine paths with and without the reaction observer
+# (bench_engine_paths.py at 1536^2 and 16384^2: previous vs phase-by-phase random numbers,
+# observer overhead, device bytes per site; issue 11).
 # Writes benchmarks/results/{bandwidth_gpu.json, anneal_gpu.json, anneal_throughput.png,
-# bandwidth_bound.json} and a log, benchmarks/results/gpu_run.log.
+# bandwidth_bound.json, engine_paths_gpu.json, engine_paths_gpu_16384.json} and a log,
+# benchmarks/results/gpu_run.log. (Not yet run on a GPU: no GPU was available to issue 11.)
 # Environment: PYTHON (default python), BENCH_ARGS (extra arguments for bench_anneal.py,
 # e.g. "--sizes 96 1536 16384" or "--batch 0"), SKIP_TESTS=1 to go straight to the benchmarks.
 set -uo pipefail
@@ -36,12 +40,15 @@ if [ "${SKIP_TESTS:-0}" != "1" ]; then
     $PY -m pytest -p no:xdist -q -m gpu tests
     rc=$?
     if [ $rc -ne 0 ] && [ $rc -ne 5 ]; then status=$rc; fi   # 5: no test is marked gpu
-    $PY -m pytest -p no:xdist -q tests/test_engine.py tests/test_sharding.py || status=$?
+    $PY -m pytest -p no:xdist -q tests/test_engine.py tests/test_sharding.py tests/test_reactions.py || status=$?
 fi
 
 $PY benchmarks/bench_bandwidth.py --device gpu || status=$?
 # shellcheck disable=SC2086
 $PY benchmarks/bench_anneal.py --device gpu ${BENCH_ARGS:-} || status=$?
 $PY benchmarks/plot_anneal.py || status=$?
+$PY benchmarks/bench_engine_paths.py --device gpu --size 1536 --short 10 --long 110 || status=$?
+$PY benchmarks/bench_engine_paths.py --device gpu --size 16384 --short 2 --long 12 --repeats 5 \
+    --out benchmarks/results/engine_paths_gpu_16384.json || status=$?
 echo "=== $(date '+%F %T') done, status $status; results in benchmarks/results/"
 exit $status

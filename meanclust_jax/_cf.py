@@ -60,6 +60,18 @@ TRAJECTORY: dict[str, tuple[str, str | None]] = {
     "snapshot": ("configuration sigma at snapshot_time: +1 Mn, -1 Li", _LABEL),
     "composition": ("composition x, fraction of - (Li) sites", _LABEL),
     "n_minus_sites": ("number of - (Li) sites", _LABEL),
+    # reaction observer (meanclust_jax.engine._reactions)
+    "reaction": ("reaction class k1..k8 of eq. (5)", _LABEL),
+    "reactant": ("reactant triplet type of the reaction class", _LABEL),
+    "coefficient": ("coefficient of the reaction class in eq. (5): 4 angled, 2 linear", _LABEL),
+    "reaction_flux": ("reaction flux f_r over the record interval: dC++ = (f1+f2-f3-f4) dt, "
+                      "dC-- = (f5+f6-f7-f8) dt", "1/sweep"),
+    "rate_measured": ("measured rate constant k_r of eq. (5) over the record interval", "1/sweep"),
+    "rate_measured_se": ("standard error of rate_measured (the interval's sweeps as clusters)", "1/sweep"),
+    "reactant_concentration": ("reactant triplet concentration over the record interval, from the "
+                               "attempted swaps", _LABEL),
+    "reaction_attempts": ("reactant chains present at the attempted swaps of the record interval", _LABEL),
+    "reaction_accepted": ("reaction events (reactant chains at accepted swaps) in the record interval", _LABEL),
 }
 
 #: Configuration variables are categorical: CF flag attributes name their two values.

@@ -13,9 +13,24 @@ Layout (a leading ``replica`` dimension when several replicas run):
   ``C_triplet(time, triplet)``, ``triangle_histogram(time, n_minus)`` (triangles holding
   0..3 ``-`` sites), ``final_configuration(row, col)`` (int8 ±1) and, when requested,
   ``snapshot(snapshot_time, row, col)``;
+* with the reaction observer (``anneal(..., reactions=True)``, local moves; see
+  `meanclust_jax.engine._reactions` for the derivation), per record interval and coordinate
+  ``reaction = ['k1', …, 'k8']`` (non-index coordinates ``reactant(reaction)``, the reactant
+  triplet type, and ``coefficient(reaction)``, 4 angled / 2 linear):
+  ``reaction_flux(time, reaction)`` (concentration per sweep; exactly
+  ``ΔC_++ = (f1 + f2 − f3 − f4)·Δt`` and ``ΔC_−− = (f5 + f6 − f7 − f8)·Δt`` over each interval;
+  0 at the first record, which has no interval), ``rate_measured(time, reaction)`` and
+  ``rate_measured_se(time, reaction)`` (the effective rate constant of eq. (5) and its standard
+  error, per sweep; NaN at the first record and where a class had no attempt),
+  ``reactant_concentration(time, reaction)`` (the reactant triplet concentration over the
+  interval, estimated from the attempted swaps), and the counts it comes from,
+  ``reaction_attempts(time, reaction)`` (reactant chains present at attempted swaps) and
+  ``reaction_accepted(time, reaction)`` (reaction events), int64;
 * coordinates ``row``, ``col`` (axial coordinates ``a``, ``b`` of the sites);
 * attributes: composition, rows, cols, moves, engine, schedule, seed, Hamiltonian parameters,
-  package version, ``Conventions = "CF-1.10"``. Every variable and coordinate has a CF
+  package version, ``reactions`` (1 with the observer), ``start_time`` (the sweep the run
+  started at: nonzero for a run chained to a previous one with ``initial=``, whose ``time``
+  continues the previous clock), ``Conventions = "CF-1.10"``. Every variable and coordinate has a CF
   ``long_name`` and ``units`` (`meanclust_jax._cf.TRAJECTORY`): concentrations ``"1"``, times
   ``"sweep"``, temperature and energy in the Hamiltonian's ``energy_units``.
 
@@ -38,12 +53,17 @@ from ._labels import PAIRS, SPECIES, TRIPLETS
 from ._version import __version__
 from .concentrations import concentrations_from_counts, split_counts
 from .energy import energy_from_counts
+from .engine import COEFFICIENTS, REACTANTS, REACTIONS, reaction_statistics
 
 
-def to_dataset(result, lattice, hamiltonian, schedules, compositions, moves, engine, key_data, stride):  # noqa: ANN001, ANN201
-    """Assemble an `xarray.Dataset` from an `AnnealResult` (internal; see module docstring)."""
+def to_dataset(result):  # noqa: ANN001, ANN201
+    """Assemble an `xarray.Dataset` from a `meanclust_jax.engine.AnnealResult` (internal; see
+    the module docstring)."""
     import xarray as xr
 
+    spec = result.spec
+    lattice, hamiltonian, schedules, compositions = spec.lattice, spec.hamiltonian, spec.schedules, spec.compositions
+    key_data, stride = result.key_data, spec.moves.stride(lattice)
     N = lattice.n_sites
     B = result.counts.shape[0]
     conc = concentrations_from_counts(result.counts, N)
@@ -74,6 +94,12 @@ def to_dataset(result, lattice, hamiltonian, schedules, compositions, moves, eng
         "row": np.arange(lattice.rows),
         "col": np.arange(lattice.cols),
     }
+    if result.reaction_attempts is not None:
+        data.update(_reaction_variables(result, N))
+        coords.update(
+            reaction=list(REACTIONS), reactant=("reaction", list(REACTANTS)),
+            coefficient=("reaction", np.asarray(COEFFICIENTS, dtype=np.int64)),
+        )
     if result.snapshots:
         data["snapshot"] = (
             ("replica", "snapshot_time", "row", "col"),
@@ -90,8 +116,8 @@ def to_dataset(result, lattice, hamiltonian, schedules, compositions, moves, eng
         "rows": lattice.rows,
         "cols": lattice.cols,
         "n_sites": N,
-        "moves": moves,
-        "engine": engine,
+        "moves": spec.moves.name,
+        "engine": spec.engine,
         "checkerboard_stride": list(stride),
         "schedule": str(schedules[0]) if len({str(s) for s in schedules}) == 1 else [str(s) for s in schedules],
         "schedule_steps_T": [T for T, _ in schedules[0].steps],
@@ -99,6 +125,8 @@ def to_dataset(result, lattice, hamiltonian, schedules, compositions, moves, eng
         "seed": list(np.asarray(key_data).reshape(-1).tolist()),
         "meanclust_jax_version": __version__,
         "time_units": "sweeps (one sweep = N attempted swaps)",
+        "start_time": int(result.start_time),
+        "reactions": int(spec.reactions),
         "energy_units": "Hamiltonian units per site (k_B = 1)",
     }
     for k, v in hamiltonian.attrs().items():
@@ -112,6 +140,22 @@ def to_dataset(result, lattice, hamiltonian, schedules, compositions, moves, eng
     if B == 1:
         ds = ds.isel(replica=0, drop=True)
     return ds
+
+
+def _reaction_variables(result, n_sites: int) -> dict:  # noqa: ANN001
+    """The observer's variables (see `meanclust_jax.engine._reactions`); the first record, which
+    has no interval, holds 0 (counts, flux) or NaN (rates, concentration)."""
+    stats = reaction_statistics(result.reaction_attempts, result.reaction_accepted, result.reaction_moments,
+                                result.sweeps_per_record, n_sites)
+
+    def first(a: np.ndarray, fill: float) -> np.ndarray:
+        return np.concatenate([np.full_like(a[:, :1], fill), a], axis=1)
+
+    dims = ("replica", "time", "reaction")
+    out = {name: (dims, first(stats[name], 0.0 if name == "reaction_flux" else np.nan)) for name in stats}
+    out["reaction_attempts"] = (dims, first(result.reaction_attempts, 0))
+    out["reaction_accepted"] = (dims, first(result.reaction_accepted, 0))
+    return out
 
 
 def save_trajectory(ds, path: str | os.PathLike[str]) -> None:  # noqa: ANN001

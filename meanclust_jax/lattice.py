@@ -116,33 +116,50 @@ class TriangularLattice:
         """Number of sites ``N = rows * cols`` (one sweep is ``N`` attempted swaps)."""
         return self.rows * self.cols
 
-    def stride(self, moves: str = "local") -> tuple[int, int]:
-        """Checkerboard stride ``(s_a, s_b)`` used by the parallel engine for `moves`.
+    def local_stride(self) -> tuple[int, int]:
+        """Checkerboard stride ``(s_a, s_b)`` of nearest-neighbour (Kawasaki) swaps: the smallest
+        stride in {3, 4} dividing each dimension."""
+        sa = next(s for s in _STRIDES if self.rows % s == 0)
+        sb = next(s for s in _STRIDES if self.cols % s == 0)
+        return (sa, sb)
 
-        Local moves take the smallest stride in {3, 4} dividing each dimension. Global moves
-        need a stride other than ``(3, 3)`` (see the module docstring).
+    def global_stride(self) -> tuple[int, int]:
+        """Checkerboard stride ``(s_a, s_b)`` of swaps between any two sites: the local stride,
+        with one side raised to 4 where it is ``(3, 3)`` (see the module docstring).
 
         **Raises:**
 
-        - `ValueError` for unknown `moves`, or global moves on a lattice where neither
+        - `ValueError` if neither dimension is a multiple of 4.
+        """
+        sa, sb = self.local_stride()
+        if (sa, sb) != (3, 3):
+            return (sa, sb)
+        if self.cols % 4 == 0:
+            return (3, 4)
+        if self.rows % 4 == 0:
+            return (4, 3)
+        raise ValueError(
+            f"moves='global' on a {self.rows}x{self.cols} lattice: the checkerboard for "
+            "global swaps needs rows or cols to be a multiple of 4 (stride (3, 3) keeps "
+            "every swap on one colour of the 3-colouring and is not ergodic); "
+            "e.g. use 12x12, 24x24 or 96x96"
+        )
+
+    def stride(self, moves: object = "local") -> tuple[int, int]:
+        """Checkerboard stride ``(s_a, s_b)`` used by the parallel engine for a move set.
+
+        `moves` is a move set of `meanclust_jax.engine` (``LocalSwaps()``, ``GlobalSwaps()``,
+        anything with a ``stride(lattice)`` method) or its name, ``"local"`` or ``"global"``
+        (`local_stride`, `global_stride`).
+
+        **Raises:**
+
+        - `ValueError` for an unknown move-set name, or global moves on a lattice where neither
           dimension is a multiple of 4.
         """
-        check_moves(moves)
-        sa = next(s for s in _STRIDES if self.rows % s == 0)
-        sb = next(s for s in _STRIDES if self.cols % s == 0)
-        if moves == "global" and (sa, sb) == (3, 3):
-            if self.cols % 4 == 0:
-                sb = 4
-            elif self.rows % 4 == 0:
-                sa = 4
-            else:
-                raise ValueError(
-                    f"moves='global' on a {self.rows}x{self.cols} lattice: the checkerboard for "
-                    "global swaps needs rows or cols to be a multiple of 4 (stride (3, 3) keeps "
-                    "every swap on one colour of the 3-colouring and is not ergodic); "
-                    "e.g. use 12x12, 24x24 or 96x96"
-                )
-        return (sa, sb)
+        if not isinstance(moves, str) and hasattr(moves, "stride"):
+            return moves.stride(self)
+        return _STRIDE_OF[check_moves(moves)](self)
 
     def site_index(self, a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
         """Flat index ``a * cols + b`` of site ``(a, b)`` (periodic)."""
@@ -196,9 +213,12 @@ class TriangularLattice:
         return n_minus
 
 
+_STRIDE_OF = {"local": TriangularLattice.local_stride, "global": TriangularLattice.global_stride}
+
+
 def check_moves(moves: str) -> str:
     """Return `moves` if it is ``"local"`` or ``"global"``, else raise `ValueError`."""
-    if moves not in MOVES:
+    if not isinstance(moves, str) or moves not in MOVES:
         raise ValueError(f"moves={moves!r} is unknown: use 'local' (Kawasaki) or 'global'")
     return moves
 
@@ -208,16 +228,18 @@ def check_composition(composition: float) -> float:
     return check_float(composition, "composition", minimum=0.0, maximum=1.0, open_min=True, open_max=True)
 
 
-def phases_are_independent(lattice: TriangularLattice, moves: str) -> bool:
+def phases_are_independent(lattice: TriangularLattice, moves: object) -> bool:
     """Check exhaustively that every phase of the checkerboard holds mutually independent moves.
 
     Two moves are independent when no site of one lies within graph distance 1 of a site of the
-    other (periodic distance). Used by the tests; cost ``O(phases * (N / s_a s_b)^2)``.
+    other (periodic distance). `moves` is a move-set name or object (its ``name``). Used by the
+    tests; cost ``O(phases * (N / s_a s_b)^2)``.
     """
-    sa, sb = lattice.stride(moves)
+    name = check_moves(moves if isinstance(moves, str) else getattr(moves, "name", moves))
+    sa, sb = lattice.stride(name)
     rows, cols = lattice.shape
     anchors = [(sa * m, sb * n) for m in range(rows // sa) for n in range(cols // sb)]
-    if moves == "local":
+    if name == "local":
         offsets = NEIGHBOUR_VECTORS[:3]
     else:
         offsets = [

@@ -98,6 +98,7 @@ FIT = ["fit-closures", "{in}/run1.nc", "--starts", "1"]
 INFER = ["infer-rates", "{in}/run1.nc", "--closure", "pa", "--samples", "4", "--starts", "1",
          "--opt-steps", "1", "--no-progress"]
 REPRO = ["reproduce", "--quick", "--compile-cache", "none", "--no-progress"]
+AUDIT = ["audit", "--quick", "--no-progress"]
 
 CLI_CASES = [
     # anneal
@@ -192,6 +193,13 @@ CLI_CASES = [
     ("reproduce-settings-truncated", REPRO + ["--out", "{out}"], ["study.json", "not readable JSON", "--force"], {"study.json": '{"size": 4'}),
     ("reproduce-locked", REPRO + ["--out", "{out}"], ["in use by another run", f"process {os.getpid()}"],
      {".reproduce.lock": json.dumps({"pid": os.getpid(), "host": os.uname().nodename, "started": "now"})}),
+    # audit
+    ("audit-size-20", AUDIT + ["--size", "20", "--out", "{out}/a"], ["--size", ">= 24"], {}),
+    ("audit-size-30", AUDIT + ["--size", "30", "--out", "{out}/a"], ["--size 30", "multiple of 4"], {}),
+    ("audit-out-is-file", AUDIT + ["--out", "{out}/a"], ["--out", "not a folder"], {"a": "x"}),
+    ("audit-out-has-audit", AUDIT + ["--out", "{out}"], ["already holds an audit", "--force"], {"audit.json": "[]"}),
+    ("audit-study-unfinished", AUDIT + ["--study", "{in}", "--out", "{out}/a"], ["--study", "no finished anneal stage"], {}),
+    ("audit-seed-neg", AUDIT + ["--seed", "-1", "--out", "{out}/a"], ["--seed", SEED_RANGE], {}),
 ]
 
 
@@ -227,7 +235,8 @@ def test_cli_unwritable_out_folder(files, tmp_path):
 
 def test_cli_table_is_large_enough():
     assert len(CLI_CASES) + len(API_CASES) >= 60
-    assert {c[1][0] for c in CLI_CASES} == {"anneal", "fit-closures", "evaluate-closures", "infer-rates", "reproduce"}
+    assert {c[1][0] for c in CLI_CASES} == {"anneal", "fit-closures", "evaluate-closures", "infer-rates", "reproduce",
+                                            "audit"}
 
 
 # --------------------------------------------------------------------------- the API table
@@ -331,7 +340,7 @@ def test_api_refuses(files, call, fragments):
 # --------------------------------------------------------------------------- help
 
 
-@pytest.mark.parametrize("command", ["anneal", "fit-closures", "evaluate-closures", "infer-rates", "reproduce"])
+@pytest.mark.parametrize("command", ["anneal", "fit-closures", "evaluate-closures", "infer-rates", "reproduce", "audit"])
 def test_help_ends_with_an_example_and_prints_defaults_once(command, capsys):
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])

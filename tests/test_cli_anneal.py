@@ -36,6 +36,30 @@ def test_cli_schedule_csv_and_errors(tmp_path, capsys):
         main(["anneal", "--composition", "one-third", "--out", "x.nc"])
 
 
+def test_cli_chains_runs_and_records_reactions(tmp_path, capsys):
+    first, second = tmp_path / "a.nc", tmp_path / "b.nc"
+    common = ["anneal", "--rows", "12", "--cols", "12", "--composition", "1/3", "--record-every", "5",
+              "--no-progress", "--reactions"]
+    assert main(common + ["--schedule", "constant:T=0.5,sweeps=20", "--out", str(first)]) == 0
+    assert main(common + ["--schedule", "constant:T=0.4,sweeps=10", "--initial", str(first),
+                          "--out", str(second)]) == 0
+    a, b = mc.load_trajectory(first), mc.load_trajectory(second)
+    np.testing.assert_array_equal(b.time.values, [20, 25, 30])
+    np.testing.assert_array_equal(b.C_pair.values[0], a.C_pair.values[-1])
+    assert list(b.reaction.values) == ["k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8"]
+    assert b.rate_measured.attrs["units"] == "1/sweep"
+    assert "t = 20..30 sweeps" in capsys.readouterr().out
+    assert main(["anneal", "--rows", "24", "--cols", "24", "--initial", str(first), "--no-progress",
+                 "--schedule", "constant:T=0.4,sweeps=5", "--out", str(tmp_path / "c.nc")]) == 2
+    assert "previous run is a 12x12 lattice" in capsys.readouterr().err
+    assert main(["anneal", "--rows", "12", "--cols", "12", "--initial", str(tmp_path / "none.nc"),
+                 "--out", str(tmp_path / "d.nc")]) == 2
+    assert "--initial" in capsys.readouterr().err
+    assert main(["anneal", "--rows", "12", "--cols", "12", "--moves", "global", "--reactions",
+                 "--no-progress", "--out", str(tmp_path / "e.nc")]) == 2
+    assert "reactions=True needs moves='local'" in capsys.readouterr().err
+
+
 def test_readme_python_api():
     ds = mc.anneal(jax.random.key(0), mc.TriangularLattice(12, 12), mc.ChargeNeutralityHamiltonian(),
                    schedule=mc.schedules.paper(sweeps_per_step=20), composition=1 / 3, moves="local",

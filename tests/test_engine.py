@@ -86,7 +86,7 @@ def test_parallel_agrees_with_sequential_24x24(moves):
 @pytest.mark.parametrize("moves", ["local"])
 def test_unrolled_and_scanned_phases_agree(moves):
     """The statically unrolled local phases (large lattices) sample the same distribution."""
-    from meanclust_jax.engine._checkerboard import make_parallel_engine
+    from meanclust_jax.engine import make_parallel_engine
 
     lat = TriangularLattice(12, 12)
     h = ChargeNeutralityHamiltonian()
@@ -203,6 +203,45 @@ def test_chaining_runs_from_final_configuration():
     second = anneal(2, lat, schedule=schedules.constant(0.3, 10), composition=1 / 3,
                     initial=first.final_configuration.values, progress=False)
     np.testing.assert_allclose(second.C_pair.values[0], first.C_pair.values[-1])
+    assert second.time.values[0] == 0  # a bare configuration has no clock
+
+
+def test_chained_run_continues_the_clock(tmp_path):
+    """initial=<previous run> (Dataset or netCDF path) starts from its final configuration exactly
+    and continues its time; the sweep index continues too (the parallel direction cycle)."""
+    from meanclust_jax.dataset import save_trajectory
+
+    lat = TriangularLattice(12, 12)
+    kw = dict(composition=[1 / 3, 0.5], replicas=2, record_every=5, progress=False, snapshots=2)
+    first = anneal(1, lat, schedule=schedules.constant(0.4, 20), **kw)
+    path = tmp_path / "first.nc"
+    save_trajectory(first, path)
+    for initial in (first, path, str(path)):
+        second = anneal(2, lat, schedule=schedules.constant(0.4, 10), initial=initial, **kw)
+        np.testing.assert_array_equal(second.time.values, [20, 25, 30])
+        np.testing.assert_array_equal(second.snapshot.values[:, 0], first.final_configuration.values)
+        np.testing.assert_array_equal(second.C_triplet.values[:, 0], first.C_triplet.values[:, -1])
+        np.testing.assert_array_equal(second.n_minus_sites.values, first.n_minus_sites.values)
+        assert second.attrs["start_time"] == 20
+    # One continuous run of 30 sweeps uses sweep indices 0..29; the chained one continues at 20.
+    single = anneal(1, lat, schedule=schedules.constant(0.4, 20), composition=1 / 3, progress=False)
+    third = anneal(3, lat, schedule=schedules.constant(0.4, 5), composition=1 / 3, initial=single,
+                   progress=False)
+    assert third.time.values[0] == 20 and third.attrs["start_time"] == 20
+
+
+def test_chained_run_refuses_another_lattice_or_composition():
+    lat = TriangularLattice(12, 12)
+    first = anneal(1, lat, schedule=schedules.constant(0.4, 5), composition=1 / 3, progress=False)
+    with pytest.raises(ValueError, match="previous run is a 12x12 lattice but lattice is 24x24"):
+        anneal(2, TriangularLattice(24, 24), schedule=schedules.constant(0.4, 5), composition=1 / 3,
+               initial=first, progress=False)
+    with pytest.raises(ValueError, match=r"previous run has composition x = \[0.3333\].*asks for x = \[0.5\]"):
+        anneal(2, lat, schedule=schedules.constant(0.4, 5), composition=0.5, initial=first, progress=False)
+    two = anneal(1, lat, schedule=schedules.constant(0.4, 5), composition=1 / 3, replicas=2, progress=False)
+    with pytest.raises(ValueError, match="2 replicas but replicas=3"):
+        anneal(2, lat, schedule=schedules.constant(0.4, 5), composition=1 / 3, replicas=3, initial=two,
+               progress=False)
 
 
 @pytest.mark.parametrize(

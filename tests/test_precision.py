@@ -76,13 +76,17 @@ def test_cli_switches_float64_on():
     assert out.strip().splitlines()[-1] == "True"
 
 
-def test_engine_runs_the_same_without_float64(tmp_path):
-    """The annealing engine uses explicit dtypes: the same key gives the same counts and final
-    configuration in a 32-bit process as in this (64-bit) one."""
-    run = """
+@pytest.mark.parametrize(("engine", "moves"), [("parallel", "local"), ("parallel", "global"),
+                                             ("sequential", "local"), ("sequential", "global")])
+def test_engine_runs_the_same_without_float64(tmp_path, engine, moves):
+    """The annealing engine uses explicit dtypes (also for its random integers): the same key gives
+    the same counts and final configuration in a 32-bit process as in this (64-bit) one, for
+    both engines and both move sets."""
+    run = f"""
         def run():
             return mc.anneal(jax.random.key(5), mc.TriangularLattice(12, 12), schedule=mc.schedules.constant(0.3, 6),
-                             composition=1 / 3, moves="local", record_every=2, progress=False)
+                             composition=1 / 3, moves={moves!r}, engine={engine!r}, record_every=2, progress=False,
+                             reactions={moves == "local"})
     """
     path = tmp_path / "x32.nc"
     _run("import jax\nimport meanclust_jax as mc\n" + textwrap.dedent(run) + f"""

@@ -153,7 +153,7 @@ def _check_artefacts(out: Path, cfg: StudyConfig) -> None:
             assert post[site].shape == (cfg.chains, draws, dim), (stem, sampler)
             assert "F" in post and np.isfinite(post["F"].values).any()
     figures = sorted(p.name for p in (out / "figures").iterdir())
-    assert len(figures) == 12
+    assert len(figures) == 13  # docs/model.md §8, beyond the paper, measured reaction rates (issue 11)
     for f in figures:
         assert (out / "figures" / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f
     report = (out / "report.md").read_text(encoding="utf-8")
@@ -163,8 +163,15 @@ def _check_artefacts(out: Path, cfg: StudyConfig) -> None:
         data = base64.b64encode((out / "figures" / f).read_bytes()).decode("ascii")
         assert f'src="data:image/png;base64,{data}"' in html, f"report.html does not embed {f}"
     assert 'src="figures/' not in html  # self-contained: no link to a file beside it
-    for heading in ("Table II", "Figs. 11, 12", "Figs. 13, 14", "36.13", "Leave-one-composition-out"):
+    for heading in ("Table II", "Figs. 11, 12", "Figs. 13, 14", "36.13", "Leave-one-composition-out",
+                    "Claims audit", "Measured reaction rates", "k7 > k5"):
         assert heading in report
+    x13 = load_trajectory(out / "trajectories" / f"x{1 / 3:.4f}.nc")
+    assert "rate_measured" in x13 and x13.sizes["reaction"] == 8
+    claims = json.loads((out / "audit" / "audit.json").read_text(encoding="utf-8"))
+    assert claims and all(set(r) == {"id", "claim", "paper", "ours", "verdict", "reason"} for r in claims)
+    for f in ("audit_sensitivity.png", "audit_ordered_state.png"):
+        assert f"(audit/figures/{f})" in report
 
 
 def _numbers(text: str) -> list[str]:
@@ -205,7 +212,7 @@ def test_reproduce_quick_end_to_end_resume_and_determinism(tmp_path) -> None:  #
     live.send_signal(signal.SIGINT)
     out_text, err_text = live.communicate(timeout=600)
     assert live.returncode == 130, err_text[-3000:]
-    assert "[1/5 anneal] already done, skipped" in out_text
+    assert f"[1/{len(STAGES)} anneal] already done, skipped" in out_text
     lines = err_text.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err_text, err_text[-3000:]
     assert lines[0].startswith("meanclust reproduce: interrupted: finished stages anneal, closures are saved")
@@ -215,9 +222,9 @@ def test_reproduce_quick_end_to_end_resume_and_determinism(tmp_path) -> None:  #
     # The rerun resumes inside the inference stage: what is on disk is reused, not redone.
     proc = _run_cli(["--quick", "--out", str(b), "--compile-cache", str(cache), "--no-progress"])
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "[1/5 anneal] already done, skipped" in proc.stdout
-    assert "[2/5 closures] already done, skipped" in proc.stdout
-    assert "[1/5 anneal] started" not in proc.stdout
+    assert f"[1/{len(STAGES)} anneal] already done, skipped" in proc.stdout
+    assert f"[2/{len(STAGES)} closures] already done, skipped" in proc.stdout
+    assert f"[1/{len(STAGES)} anneal] started" not in proc.stdout
     assert "PA: point estimate Y1 already on disk, reused" in proc.stdout
     assert "PA: nuts posterior already on disk, reused" in proc.stdout
     assert {p: p.stat().st_mtime_ns for p in trajectories} == stamps

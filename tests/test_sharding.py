@@ -39,7 +39,7 @@ SCRIPT = textwrap.dedent(
 
     # Spy on the compiled chunk: record on how many devices its outputs live.
     seen = []
-    _orig = _driver._compiled_chunk
+    _orig = _driver.compiled_chunk
 
     def _spy(*args):
         fn = _orig(*args)
@@ -51,7 +51,7 @@ SCRIPT = textwrap.dedent(
 
         return wrapped
 
-    _driver._compiled_chunk = _spy
+    _driver.compiled_chunk = _spy
 
     lattice = TriangularLattice(12, 12)
     sharding = NamedSharding(Mesh(np.array(jax.devices()), ("replica",)), PartitionSpec("replica"))

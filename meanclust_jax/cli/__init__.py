@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from ._common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, HelpFormatter, Interrupted, Parser, example
 
 #: Modules of ``meanclust_jax.cli`` that register sub-commands, in the order ``--help`` lists them.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("anneal", "closures", "infer", "reproduce")
+SUBCOMMAND_MODULES: tuple[str, ...] = ("anneal", "closures", "infer", "reproduce", "audit")
 
 #: Set this environment variable to see the full traceback of an error (for bug reports).
 DEBUG_ENV = "MEANCLUST_DEBUG"

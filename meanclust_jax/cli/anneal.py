@@ -40,7 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
             "sweeps (one sweep = rows*cols attempted swaps)."
         ),
         examples=("meanclust anneal --composition 1/3 --rows 48 --cols 48 "
-                  "--schedule paper:sweeps=200 --replicas 4 --checkpoint run.ckpt.npz --out run.nc",),
+                  "--schedule paper:sweeps=200 --replicas 4 --checkpoint run.ckpt.npz --out run.nc",
+                  "meanclust anneal --composition 1/3 --rows 48 --cols 48 --replicas 4 "
+                  "--schedule constant:T=0.05,sweeps=500 --initial run.nc --reactions --out run2.nc"),
     )
     p.add_argument("--composition", type=_composition, default="1/3",
                    help="fraction x of '-' (Li) sites, in (0, 1); fractions like 1/3 allowed")
@@ -63,6 +65,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     p.add_argument("--checkpoint", default=None,
                    help="checkpoint file (.npz) to resume from / save to after every chunk; must "
                         "differ from --out; read through a link, but saving replaces the link")
+    p.add_argument("--initial", default=None, metavar="RUN.nc",
+                   help="chain to a previous run: start from its final configuration and continue its "
+                        "clock (same lattice size and composition)")
+    p.add_argument("--reactions", action="store_true",
+                   help="record the reaction observer (local moves): fluxes and measured rates k1..k8 "
+                        "of eq. (5) per record interval")
     add_no_progress(p)
     add_force(p)
     p.add_argument("--out", required=True, help="output netCDF path")
@@ -87,13 +95,23 @@ def run(args: argparse.Namespace) -> int:
             )
     lattice = TriangularLattice(args.rows, args.cols)
     schedule = schedules.parse(args.schedule)
+    initial = None
+    if args.initial is not None:
+        from ..dataset import load_trajectory
+
+        if not Path(args.initial).is_file():
+            raise ValueError(f"--initial {args.initial!r}: no such file (a trajectory written by meanclust anneal)")
+        if same_file(args.initial, args.out):
+            raise ValueError(f"--initial {args.initial!r} is the same file as --out; write the chained run "
+                             "to another file")
+        initial = load_trajectory(args.initial)
     try:
         with sigint_checkpoints() as check:
             ds = anneal(
                 args.seed, lattice, schedule=schedule, composition=args.composition, moves=args.moves,
                 record_every=args.record_every, replicas=args.replicas, engine=args.engine,
                 snapshots=args.snapshots, progress=show_progress(args), checkpoint=args.checkpoint,
-                callback=lambda done, total: check(),
+                callback=lambda done, total: check(), initial=initial, reactions=args.reactions,
             )
             check()
             save_trajectory(ds, args.out)
@@ -104,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         last = last.mean("replica")
     print(
         f"wrote {args.out}: {lattice.rows}x{lattice.cols}, x={args.composition:.4g}, {args.moves} moves, "
-        f"{int(ds.time[-1])} sweeps; final T={float(last.temperature):.4g}, "
+        f"t = {int(ds.time[0])}..{int(ds.time[-1])} sweeps; final T={float(last.temperature):.4g}, "
         f"E/site={float(last.energy):.4g}, C++={float(last.C_pair[0]):.4f}, "
         f"C--={float(last.C_pair[1]):.4f}, C+-={float(last.C_pair[2]):.4f}"
     )

@@ -11,9 +11,12 @@ from .._memory import check_memory
 from .._validate import check_int
 
 #: Estimated peak accelerator bytes per lattice site and replica inside a compiled sweep: the
-#: int8 state in its halo-padded layout, the float32 uniforms of a phase and XLA's temporaries
-#: (about 11 bytes measured for one 16384² lattice, see ``benchmarks/README.md``; rounded up).
-DEVICE_BYTES_PER_SITE = 16
+#: int8 state in its halo-padded layout, one phase's random numbers and XLA's temporaries. With
+#: the random numbers generated phase by phase (issue 11) XLA's memory analysis gives 3.9 B/site
+#: at 1536², 4.0 at 384² and 4.7 at 96² for local moves, with or without the reaction observer
+#: (before, 12 B/site, 18 on 96²; global moves 4.1–5.9, ``benchmarks/README.md``); rounded up to
+#: twice that.
+DEVICE_BYTES_PER_SITE = 8
 #: Estimated host bytes per record and replica: the int64 cluster counts (kept per chunk and
 #: concatenated) and the float64 concentrations, energy, temperature and acceptance of the
 #: dataset, plus the copy made when writing netCDF.
@@ -24,23 +27,29 @@ HOST_BYTES_PER_SWEEP = 20
 
 
 def anneal_memory_bytes(
-    n_sites: int, replicas: int, total_sweeps: int, n_records: int, snapshots: int, sweeps_per_chunk: int
+    n_sites: int, replicas: int, total_sweeps: int, n_records: int, snapshots: int, sweeps_per_chunk: int,
+    counts_per_sweep: int = 2,
 ) -> tuple[float, float]:
-    """Estimated peak ``(host, device)`` bytes of an annealing run (see the constants above)."""
+    """Estimated peak ``(host, device)`` bytes of an annealing run (see the constants above);
+    `counts_per_sweep` int32 counts come back per sweep of a chunk (2; 10 with the reaction
+    observer), and the observer's per-record statistics (8 classes: two int64 counts and three
+    float64 moments) are kept on the host."""
     B = float(replicas)
-    device = B * n_sites * DEVICE_BYTES_PER_SITE + B * sweeps_per_chunk * 5.0
+    device = B * n_sites * DEVICE_BYTES_PER_SITE + B * sweeps_per_chunk * (1.0 + 4.0 * counts_per_sweep)
     host = (
         B * total_sweeps * HOST_BYTES_PER_SWEEP
         + float(total_sweeps)  # the active flags
         + B * (n_records + 1) * HOST_BYTES_PER_RECORD
         + B * n_sites * (4.0 + 2.0 * max(snapshots, 1))  # initial/final lattices and snapshots
+        + B * sweeps_per_chunk * 12.0 * counts_per_sweep  # a chunk's per-sweep counts, int32 and int64
+        + (B * (n_records + 1) * 8 * 8 * 6.0 if counts_per_sweep > 2 else 0.0)  # observer per record
     )
     return host, device
 
 
 def check_anneal_memory(
     rows: int, cols: int, replicas: int, total_sweeps: int, record_every: int, snapshots: int,
-    records_per_chunk: int,
+    records_per_chunk: int, counts_per_sweep: int = 2,
 ) -> None:
     """Refuse an annealing run whose estimated memory does not fit (`anneal_memory_bytes`).
 
@@ -48,7 +57,8 @@ def check_anneal_memory(
     """
     n_records = math.ceil(total_sweeps / record_every)
     host, device = anneal_memory_bytes(
-        rows * cols, replicas, total_sweeps, n_records, snapshots, records_per_chunk * record_every
+        rows * cols, replicas, total_sweeps, n_records, snapshots, records_per_chunk * record_every,
+        counts_per_sweep,
     )
     check_memory(
         f"anneal of {replicas} replica(s) of {rows}x{cols} sites (rows x cols), {total_sweeps} sweeps, "

@@ -2,10 +2,15 @@
 
 ``pair_rhs`` / ``solve_pairs`` integrate the pair system (8) closed by any closure with diffrax;
 ``equilibrium_constants`` gives ``Q(K)`` of eq. (7); ``sparse_solution`` and ``fit_sparse``
-are the SA closure's closed form (29) and its two-parameter fit (28).
+are the SA closure's closed form (29) and its two-parameter fit (28); `PiecewiseConstantRates` and
+`solve_pairs_with_rates` integrate (8) with time-dependent rates (e.g. measured by the engine).
 """
 
 from ._misfit import trapezoid_misfit as trapezoid_misfit
+from ._rates import (
+    PiecewiseConstantRates as PiecewiseConstantRates,
+    solve_pairs_with_rates as solve_pairs_with_rates,
+)
 from ._sparse import (
     SparseFit as SparseFit,
     fit_sparse as fit_sparse,

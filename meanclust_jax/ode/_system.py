@@ -236,6 +236,7 @@ def _vector_field(t, y, args):  # noqa: ANN001, ANN202
     right-hand side to clip only where the field was not finite.)
     """
     K, closure, C_single = args
+    K = K(t) if callable(K) else K  # time-dependent rates (`meanclust_jax.ode.PiecewiseConstantRates`)
     state = jnp.clip(jnp.where(jnp.isnan(y), PAIR_FLOOR, y), PAIR_FLOOR, 1.0)
     return pair_rhs(K, closure, C_single, state)
 

@@ -28,6 +28,7 @@ from .._io import write_text_atomic
 from .._labels import TRIPLETS
 from .. import paper
 from ..paper import composition_label
+from .audit_report import audit_blocks
 from .inference_report import inference_section, settings_text
 from .markup import Bullets, Figure, Heading, Paragraph, Table, to_html, to_markdown
 from .markup import sig as _g
@@ -193,6 +194,11 @@ def _composition_section(summaries: dict[str, Any]) -> list:
     ]
 
 
+def _reactions_section(summaries: dict[str, Any]) -> list:
+    """Measured reaction rates (issue 11), when the study has the ``reactions`` stage."""
+    from .reaction_rates import reaction_rate_blocks
+
+    return reaction_rate_blocks(summaries["reactions"]) if "reactions" in summaries else []
 def _caveats(cfg) -> list:  # noqa: ANN001
     return [
         Heading("6. Where and why our numbers differ"),
@@ -224,10 +230,12 @@ def _caveats(cfg) -> list:  # noqa: ANN001
 
 def build_report(cfg, summaries: dict[str, Any]) -> list:  # noqa: ANN001
     """The report's blocks from the stage summaries (see `meanclust_jax.reports.markup`)."""
+    audit = audit_blocks(summaries["audit"]) if "audit" in summaries else []  # claims audit (issue 13)
     return (_settings_section(cfg, summaries) + _anneal_section(summaries) + _table2_section(summaries)
             + _errors_section(summaries) + _composition_section(summaries)
             + beyond_paper_section(summaries, _figure)
-            + inference_section(summaries, lambda key: _figure(summaries, key)) + _caveats(cfg))
+            + inference_section(summaries, lambda key: _figure(summaries, key))
+            + _reactions_section(summaries) + audit + _caveats(cfg))
 
 
 def write_report(out: Path, cfg, summaries: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001

@@ -53,11 +53,11 @@ class StudyConfig:
     chains: int = 4
     nuts_warmup: int = 300
     nuts_samples: int = 300
-    nuts_max_samples: int = 1500
-    nuts_max_tree_depth: int = 7
+    nuts_max_samples: int = 600
+    nuts_max_tree_depth: int = 6
     drmh_warmup: int = 5000
     drmh_samples: int = 10000
-    drmh_max_samples: int = 50000
+    drmh_max_samples: int = 30000
     drmh_thinning: int = 10
     stationarity: bool = True
     replica_check: bool = True
@@ -125,6 +125,7 @@ def check_study_memory(cfg: StudyConfig) -> None:
     record_every = max(1, cfg.total_sweeps // cfg.records)
     try:
         check_anneal_memory(cfg.size, cfg.size, replicas, cfg.total_sweeps, record_every, cfg.snapshots,
-                            max(1, math.ceil(cfg.total_sweeps / record_every / 50)))
+                            max(1, math.ceil(cfg.total_sweeps / record_every / 50)),
+                            counts_per_sweep=10)  # the anneal stage records the reaction observer
     except ValueError as err:
         raise ValueError(f"--size {cfg.size}: the study's {err}") from None

@@ -14,10 +14,10 @@ from typing import Any
 from .._io import lock_file, write_text_atomic
 from .._precision import enable_float64
 from ._config import StudyConfig, check_study_memory
-from ._stages import anneal_stage, closures_stage, figures_stage, inference_stage
+from ._stages import anneal_stage, audit_stage, closures_stage, figures_stage, inference_stage, reactions_stage
 
 #: The stages in order; ``report`` writes report.md and report.html from the others' summaries.
-STAGES: tuple[str, ...] = ("anneal", "closures", "inference", "figures", "report")
+STAGES: tuple[str, ...] = ("anneal", "closures", "inference", "reactions", "figures", "audit", "report")
 
 #: The lock file a running study holds in its folder (see `run_study`).
 LOCK_NAME = ".reproduce.lock"
@@ -26,7 +26,9 @@ _STAGE_FUNCTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "anneal": anneal_stage,
     "closures": closures_stage,
     "inference": inference_stage,
+    "reactions": reactions_stage,
     "figures": figures_stage,
+    "audit": audit_stage,
 }
 
 
@@ -71,7 +73,7 @@ def run_study(
 
     Stages (`STAGES`): anneal the ten compositions (docs/model.md §1–4), calibrate and compare the
     closures (paper Section VI.A–C), infer the rates with NUTS and DR-MH (Section VI.D), draw
-    the figures of docs/model.md §8, and write ``report.md`` / ``report.html``. A finished stage is
+    the figures of docs/model.md §8, audit every claim of the paper (`meanclust_jax.audit`), and write ``report.md`` / ``report.html``. A finished stage is
     recorded in ``out/stages/<stage>.json`` with its summary numbers; a rerun with the same
     settings skips finished stages (and the annealing resumes from its checkpoint), so an
     interrupted study continues where it stopped.
