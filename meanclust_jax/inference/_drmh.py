@@ -222,14 +222,14 @@ def drmh_draw(key: PRNGKeyArray, dim: int) -> DRMHDraws:
 
     A `DRMHDraws`.
     """
+    return _draws(key, lambda k: jax.random.uniform(k, (dim,), jnp.float64, minval=-1.0, maxval=1.0))
+
+
+def _draws(key: PRNGKeyArray, step: Callable[[PRNGKeyArray], Array]) -> DRMHDraws:
+    """Two proposal steps drawn by ``step`` and two acceptance uniforms, from four subkeys."""
     k1, k2, k3, k4 = jax.random.split(key, 4)
-    f64 = jnp.float64
-    return DRMHDraws(
-        xi1=jax.random.uniform(k1, (dim,), f64, minval=-1.0, maxval=1.0),
-        u1=jax.random.uniform(k2, (), f64),
-        xi2=jax.random.uniform(k3, (dim,), f64, minval=-1.0, maxval=1.0),
-        u2=jax.random.uniform(k4, (), f64),
-    )
+    u = lambda k: jax.random.uniform(k, (), jnp.float64)  # noqa: E731
+    return DRMHDraws(xi1=step(k1), u1=u(k2), xi2=step(k3), u2=u(k4))
 
 
 def drmh_transition(
@@ -338,14 +338,7 @@ def dram_draw(key: PRNGKeyArray, dim: int) -> DRMHDraws:
     A `DRMHDraws` whose ``xi1``, ``xi2`` are ``N(0, I)`` (the proposals are ``x + L ξ1`` and
     ``x + γ L ξ2``).
     """
-    k1, k2, k3, k4 = jax.random.split(key, 4)
-    f64 = jnp.float64
-    return DRMHDraws(
-        xi1=jax.random.normal(k1, (dim,), f64),
-        u1=jax.random.uniform(k2, (), f64),
-        xi2=jax.random.normal(k3, (dim,), f64),
-        u2=jax.random.uniform(k4, (), f64),
-    )
+    return _draws(key, lambda k: jax.random.normal(k, (dim,), jnp.float64))
 
 
 def dram_transition(

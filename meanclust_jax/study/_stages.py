@@ -247,8 +247,10 @@ def figures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict
     post = {(name, s): load_posterior(out / "posteriors" / f"{file_label(name)}.{s}.nc")
             for name in INFERENCE_CLOSURES for s in ("nuts", "drmh")}
     for key, name in (("fig13_PA", "PA"), ("fig13_OA", "OA-hard-1/2")):
-        plot_posterior_rates(post[(name, "nuts")], path[key], seed=cfg.seed,
-                             title=f"{name}: NUTS posterior (Gaussian likelihood)")
+        idata = post[(name, "nuts")]
+        verdict = "converged" if int(idata.posterior.attrs.get("converged", 0)) else "NOT CONVERGED: not a result"
+        plot_posterior_rates(idata, path[key], seed=cfg.seed,
+                             title=f"{name}: NUTS posterior (Gaussian likelihood; {verdict})")
     plot_rate_marginals({n: {s: post[(n, s)] for s in ("nuts", "drmh")} for n in ("PA", "OA-hard-1/2")},
                         path["fig13_marginals"])
     plot_loss_densities({n: {s: post[(n, s)] for s in ("nuts", "drmh")} for n in INFERENCE_CLOSURES},
