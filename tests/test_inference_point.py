@@ -88,6 +88,19 @@ def test_multistart_point_is_not_a_minimum_until_polished():
     assert after.loss <= before.loss and after.gradient_norm < before.gradient_norm
 
 
+def test_multistart_progress_bar_counts_every_step_and_changes_nothing(capsys):  # noqa: ANN001
+    from meanclust_jax.inference import multistart
+
+    data = PairData(TS, C_SINGLE, _clean())
+    problem = make_problem(data, PairApproximation(), weight_a=0.0, solver=diffrax.Tsit5())
+    quiet = multistart(problem, jax.random.key(3), num_starts=2, num_steps=5)
+    shown = multistart(problem, jax.random.key(3), num_starts=2, num_steps=5, progress=True)
+    np.testing.assert_array_equal(np.asarray(quiet.minima), np.asarray(shown.minima))
+    np.testing.assert_array_equal(np.asarray(quiet.losses), np.asarray(shown.losses))
+    err = capsys.readouterr().err
+    assert "multistart (2 starts)" in err and "5/5" in err
+
+
 def test_replica_fits_agree_when_replicas_share_their_start():
     """With identical starting pairs and symmetric noise the two fits have the same minimiser up
     to the noise; the mean of noise-free replicas gives the truth either way."""

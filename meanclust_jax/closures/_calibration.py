@@ -46,6 +46,7 @@ import optax
 
 from .._io import jsonable
 from .._labels import TRIPLETS
+from .._optim import keep_best_descent
 from .._precision import require_float64
 from .._validate import check_int
 from . import _structure as S
@@ -143,21 +144,8 @@ def _adam_phase(z0, data, settings: _Settings):
     schedule = optax.cosine_decay_schedule(settings.learning_rate, settings.adam_steps, alpha=1e-3)
     opt = optax.adam(schedule)
 
-    def step(carry, _):
-        z, state, z_best, f_best = carry
-        fz, g = jax.value_and_grad(f)(z)
-        better = fz < f_best
-        z_best = jnp.where(better, z, z_best)
-        f_best = jnp.where(better, fz, f_best)
-        updates, state = opt.update(g, state, z)
-        z = project_packed(optax.apply_updates(z, updates), sign, lower, upper)
-        return (z, state, z_best, f_best), None
-
-    init = (z0, opt.init(z0), z0, jnp.inf)
-    (z, _, z_best, f_best), _ = jax.lax.scan(step, init, None, length=settings.adam_steps)
-    fz = f(z)
-    better = fz < f_best
-    return jnp.where(better, z, z_best), jnp.where(better, fz, f_best)
+    return keep_best_descent(f, jax.value_and_grad(f), opt, z0, settings.adam_steps,
+                             project=lambda z: project_packed(z, sign, lower, upper))
 
 
 # Active-set candidates of the 5 packed coordinates: 0 = at lower bound, 1 = at upper, 2 = free.

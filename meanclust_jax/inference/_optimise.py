@@ -25,8 +25,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from tqdm.auto import tqdm
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
+from .._optim import keep_best_descent
 from .._precision import require_float64
 from .._validate import check_int
 from ._loss import RateProblem
@@ -66,6 +68,7 @@ def multistart(
     start_high: float | None = None,
     solver: str | diffrax.AbstractSolver | None = None,
     spread_rtol: float = 0.1,
+    progress: bool = False,
 ) -> MultistartResult:
     """Minimise ``F(K)`` from ``num_starts`` random positive starts, vectorised over starts.
 
@@ -84,6 +87,8 @@ def multistart(
       that wanders into a stiff region then simply counts as failed). Pass ``"auto"`` to keep
       the problem's solver.
     - `spread_rtol`: tolerance defining the near-optimal minima of `MultistartResult.spread`.
+    - `progress`: show a progress bar (tqdm, on stderr) over the ``num_steps`` Adam steps (all
+      starts advance together); results are identical with and without it.
 
     **Returns:**
 
@@ -118,7 +123,17 @@ def multistart(
     opt_problem = opt_problem.forward_mode()
     u = jax.random.uniform(key, (int(num_starts), 8), dtype=jnp.float64)
     starts = jnp.exp(jnp.log(low) + u * (jnp.log(high) - jnp.log(low)))
-    minima, losses = _run(opt_problem, starts, int(num_steps), float(learning_rate))
+    if progress:
+        with tqdm(total=int(num_steps), desc=f"multistart ({int(num_starts)} starts)", unit="step") as bar:
+            _PROGRESS.append(bar)
+            try:
+                minima, losses = _run(opt_problem, starts, int(num_steps), float(learning_rate),
+                                      True)
+                losses.block_until_ready()
+            finally:
+                _PROGRESS.pop()
+    else:
+        minima, losses = _run(opt_problem, starts, int(num_steps), float(learning_rate), False)
     finite = jnp.isfinite(losses)
     idx = jnp.argmin(jnp.where(finite, losses, jnp.inf))
     best = minima[idx]
@@ -139,8 +154,19 @@ def _loss(problem, K):  # noqa: ANN001, ANN202
     return problem.loss(K)
 
 
+#: The open multistart progress bar (a stack, so that nested calls stay correct).
+_PROGRESS: list = []
+
+
+def _tick(step: Array) -> None:
+    """Move the open multistart progress bar to step ``step + 1`` (host side)."""
+    if _PROGRESS:
+        bar = _PROGRESS[-1]
+        bar.update(max(0, int(step) + 1 - bar.n))
+
+
 @eqx.filter_jit
-def _run(problem, starts, num_steps, learning_rate):  # noqa: ANN001, ANN202
+def _run(problem, starts, num_steps, learning_rate, progress):  # noqa: ANN001, ANN202
     schedule = optax.cosine_decay_schedule(learning_rate, num_steps, alpha=0.05)
     opt = optax.adam(schedule)
 
@@ -154,29 +180,14 @@ def _run(problem, starts, num_steps, learning_rate):  # noqa: ANN001, ANN202
     # Forward mode (jvp over the 8 directions); the primal value of the same solve is the aux.
     grad_and_value = jax.jacfwd(value_twice, has_aux=True)
 
+    def value_and_grad(theta):  # noqa: ANN001, ANN202
+        g, v = grad_and_value(theta)
+        return v, g
+
     def one(K0):  # noqa: ANN001, ANN202
-        theta0 = jnp.log(K0)
-
-        def body(carry, _):  # noqa: ANN001, ANN202
-            theta, state, best_theta, best_v = carry
-            g, v = grad_and_value(theta)
-            good = jnp.isfinite(v) & jnp.all(jnp.isfinite(g))
-            better = good & (v < best_v)
-            best_theta = jnp.where(better, theta, best_theta)
-            best_v = jnp.where(better, v, best_v)
-            g = jnp.where(good, g, 0.0)
-            updates, new_state = opt.update(g, state, theta)
-            new_theta = optax.apply_updates(theta, updates)
-            # A failed evaluation restarts the walk from the best point visited so far.
-            theta = jnp.where(good, new_theta, best_theta)
-            state = jax.tree.map(lambda a, b: jnp.where(good, a, b), new_state, state)
-            return (theta, state, best_theta, best_v), None
-
-        init = (theta0, opt.init(theta0), theta0, jnp.asarray(jnp.inf, dtype=jnp.float64))
-        (theta, _, best_theta, best_v), _ = jax.lax.scan(body, init, None, length=num_steps)
-        v = f(theta)
-        better = jnp.isfinite(v) & (v < best_v)
-        return jnp.exp(jnp.where(better, theta, best_theta)), jnp.where(better, v, best_v)
+        theta, v = keep_best_descent(f, value_and_grad, opt, jnp.log(K0), num_steps,
+                                     on_step=_tick if progress else None)
+        return jnp.exp(theta), v
 
     return jax.vmap(one)(starts)
 

@@ -476,7 +476,8 @@ def infer_rates(
     - `likelihood`: ``"gaussian"`` (default) or ``"paper"`` (see `rate_posterior_model`).
     - `samplers`: any of ``("nuts", "drmh")`` (default both).
     - `num_samples`, `num_chains` (default 4), `num_warmup`, `chain_method`, `progress_bar`,
-      `until_converged`, `max_samples`: see `sample_posterior`.
+      `until_converged`, `max_samples`: see `sample_posterior`; `progress_bar` also shows the
+      multistart's bar.
     - `init`: ``Y1``; default from `multistart` and `polish`.
     - `upper`, `lower`: prior bounds (`rate_posterior_model`); for the paper likelihood the
       default `upper` is ``10 × max(Y1)``.
@@ -515,7 +516,7 @@ def infer_rates(
     ms = None
     extra = {"closure": type(problem.closure).__name__, "weight_a": float(problem.weight_a)}
     if init is None:
-        ms = multistart(problem, k_start, num_starts=num_starts, num_steps=num_steps)
+        ms = multistart(problem, k_start, num_starts=num_starts, num_steps=num_steps, progress=progress_bar)
         if not np.isfinite(float(ms.best_loss)):
             raise ValueError("multistart found no rates with a finite loss; check the data")
         init = np.asarray(ms.best)

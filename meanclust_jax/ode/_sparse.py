@@ -26,6 +26,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float
 
+from .._optim import keep_best_descent
 from .._precision import require_float64
 from .._validate import check_float, check_int
 from ._misfit import trapezoid_misfit
@@ -222,23 +223,7 @@ def _fit_sparse(ts, C_data, C_pair0, alpha_range, grid_size, num_starts, num_ste
     value_and_grad = jax.value_and_grad(f)
 
     def polish(x0):  # noqa: ANN001, ANN202
-        def body(carry, _):  # noqa: ANN001, ANN202
-            x, state, best_x, best_v = carry
-            v, g = value_and_grad(x)
-            good = jnp.isfinite(v) & jnp.all(jnp.isfinite(g))
-            better = good & (v < best_v)
-            best_x = jnp.where(better, x, best_x)
-            best_v = jnp.where(better, v, best_v)
-            g = jnp.where(good, g, 0.0)
-            updates, state = opt.update(g, state, x, value=v, grad=g, value_fn=f)
-            x = jnp.where(good, optax.apply_updates(x, updates), best_x)
-            return (x, state, best_x, best_v), None
-
-        init = (x0, opt.init(x0), x0, f(x0))
-        (x, _, best_x, best_v), _ = jax.lax.scan(body, init, None, length=num_steps)
-        v = f(x)
-        better = jnp.isfinite(v) & (v < best_v)
-        return jnp.where(better, x, best_x), jnp.where(better, v, best_v)
+        return keep_best_descent(f, value_and_grad, opt, x0, num_steps, pass_value=True)
 
     cands, cand_losses = jax.vmap(polish)(starts)
     best = jnp.argmin(jnp.where(jnp.isfinite(cand_losses), cand_losses, jnp.inf))

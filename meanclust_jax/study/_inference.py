@@ -113,13 +113,13 @@ def _replica_check(problem, K0, idata) -> dict[str, Any]:  # noqa: ANN001
             "difference_in_sd": _floats(diff / np.where(sd > 0, sd, np.inf))}
 
 
-def _point_estimate(problem, key, cfg: StudyConfig, name: str, log) -> dict[str, Any]:  # noqa: ANN001
+def _point_estimate(problem, key, cfg: StudyConfig, name: str, log, progress: bool = False) -> dict[str, Any]:  # noqa: ANN001
     """Multistart, Levenberg–Marquardt polish and (with ``cfg.stationarity``) the stationarity
     report of one closure's rates; JSON-able."""
     from ..inference import multistart, polish, stationarity
 
     log(f"{name}: multistart {cfg.rate_starts} starts x {cfg.rate_steps} steps, then Levenberg-Marquardt")
-    ms = multistart(problem, key, num_starts=cfg.rate_starts, num_steps=cfg.rate_steps)
+    ms = multistart(problem, key, num_starts=cfg.rate_starts, num_steps=cfg.rate_steps, progress=progress)
     if not np.isfinite(float(ms.best_loss)):
         raise RuntimeError(f"{name}: multistart found no rates with a finite loss")
     pol = polish(problem, ms.best, max_steps=cfg.polish_steps)
@@ -193,7 +193,7 @@ def inference_stage(out: Path, cfg: StudyConfig, log, progress: bool) -> dict[st
             point_settings = result_settings(cfg, stage="inference", closure=name, result="point estimate")
             point = saved_result(point_path, point_settings)
             if point is None:
-                point = _point_estimate(problem, k_fit, cfg, name, log)
+                point = _point_estimate(problem, k_fit, cfg, name, log, progress)
                 save_result(point_path, point_settings, point)
             else:
                 log(f"{name}: point estimate Y1 already on disk, reused")
