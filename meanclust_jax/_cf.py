@@ -125,7 +125,6 @@ POSTERIOR: dict[str, tuple[str, str]] = {
     "combination": ("rate combination", _LABEL),
     "alpha_index": ("sparse-approximation parameter", _LABEL),
     "obs_pair": ("observed pair type", _LABEL),
-    "obs_time": ("recorded time of the observation", "time"),
     "replica": TRAJECTORY["replica"],  # type: ignore[dict-item]
 }
 

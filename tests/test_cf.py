@@ -57,17 +57,18 @@ def test_xarray_plots_label_their_axes(trajectory):
     plt.close(fig)
 
 
-def _idata(n_chain=2, n_draw=5):
+def _idata(n_chain=2, n_draw=5, obs_times=None):
     import arviz as az
 
     rng = np.random.default_rng(0)
+    extra = {} if obs_times is None else {"obs_time": obs_times}
     return az.from_dict(
         posterior={"k": rng.random((n_chain, n_draw, 8)), "k_identifiable": rng.random((n_chain, n_draw, 4)),
                    "sigma": rng.random((n_chain, n_draw, 2)), "F": rng.random((n_chain, n_draw))},
         sample_stats={"lp": rng.random((n_chain, n_draw)), "diverging": np.zeros((n_chain, n_draw), bool)},
         log_likelihood={"C_pair": rng.random((n_chain, n_draw, 3, 2))},
         coords={"rate": [f"k{i}" for i in range(1, 9)], "combination": ["4k1+k2", "4k3+k4", "4k5+k6", "4k7+k8"],
-                "obs_pair": ["++", "--"]},
+                "obs_pair": ["++", "--"], **extra},
         dims={"k": ["rate"], "k_identifiable": ["combination"], "sigma": ["obs_pair"],
               "C_pair": ["obs_time", "obs_pair"]},
     )
@@ -85,6 +86,9 @@ def test_posterior_attrs(time_scale, rate_units, time_units):
     assert post["k"].attrs["units"] == post["k_identifiable"].attrs["units"] == rate_units
     assert post["F"].attrs["units"] == time_units and post["sigma"].attrs["units"] == "1"
     assert idata.log_likelihood["obs_time"].attrs["units"] == "1"  # an index, not a time
+    # The samplers label the observations by their recorded times: then a time with units.
+    timed = cf_posterior_attrs(_idata(obs_times=[10.0, 20.0, 30.0]), time_scale=time_scale)
+    assert timed.log_likelihood["obs_time"].attrs["units"] == time_units
 
 
 def test_posterior_attrs_survive_netcdf(tmp_path):
