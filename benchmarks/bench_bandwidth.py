@@ -28,7 +28,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_anneal import (  # noqa: E402
-    RESULTS, device_label, device_meta, first_device, loadavg, select_platform,
+    RESULTS,
+    device_label,
+    device_meta,
+    first_device,
+    loadavg,
+    select_platform,
 )
 
 DEFAULT_SIZES_MIB = {"cpu": [2, 16, 64, 256, 1024], "gpu": [64, 256, 1024, 4096]}

@@ -14,7 +14,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-
 #: How old (seconds) a temporary file of `atomic_path` without a recorded process id must be
 #: before the next write of the same target removes it as an orphan.
 STALE_TMP_SECONDS = 3600.0

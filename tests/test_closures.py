@@ -22,6 +22,7 @@ from meanclust_jax.closures import (
     OptimalApproximation,
     PairApproximation,
     SparseApproximation,
+    _structure as S,
     closure_errors,
     closure_kinds,
     constraint_violation,
@@ -30,7 +31,6 @@ from meanclust_jax.closures import (
     project_exponents,
     register_closure,
 )
-from meanclust_jax.closures import _structure as S
 from meanclust_jax.closures._base import _REGISTRY as _closure_registry
 from meanclust_jax.closures._projection import check_feasible, packed_bounds, project_packed
 

@@ -16,11 +16,11 @@ from meanclust_jax._labels import TRIPLETS
 from meanclust_jax.closures import (
     REGULARIZATIONS,
     OptimalApproximation,
+    _structure as S,
     constraint_violation,
     fit_optimal_closure,
     project_exponents,
 )
-from meanclust_jax.closures import _structure as S
 
 OPEN = [t for t, lab in enumerate(TRIPLETS) if not lab.startswith("tri")]
 

@@ -196,8 +196,7 @@ def slsqp_objectives(dataset, bounds, num_random: int = 6, seed: int = 1) -> np.
     parameter vector ``V_τ`` with SciPy's bounds and equality constraint."""
     import scipy.optimize
 
-    from meanclust_jax.closures import PairApproximation, SparseApproximation
-    from meanclust_jax.closures import _structure as S
+    from meanclust_jax.closures import PairApproximation, SparseApproximation, _structure as S
 
     b1, b2, d = bounds
     ds = dataset

@@ -124,10 +124,10 @@ def test_html_embeds_figures(tmp_path) -> None:  # noqa: ANN001
 
 
 def _check_artefacts(out: Path, cfg: StudyConfig) -> None:
+    from meanclust_jax._io import load_netcdf
     from meanclust_jax.closures import ConsistentClosure, OptimalApproximation, load_closure
     from meanclust_jax.dataset import load_trajectory
     from meanclust_jax.inference import load_posterior
-    from meanclust_jax._io import load_netcdf
 
     records = cfg.records + 1
     for x in cfg.compositions:

@@ -23,6 +23,7 @@ from .._io import jsonable
 from .._labels import TRIPLETS
 from .._validate import check_int
 from ..paper import PAPER_COMPOSITIONS, composition_label
+from ._checks import ordered_records
 from ._claims import (
     ALMOST_ALL,
     EXPONENT_TOLERANCE,
@@ -31,7 +32,6 @@ from ._claims import (
     REPRODUCED,
     evaluate_claims,
 )
-from ._checks import ordered_records
 
 #: Records kept per run: 110 divides the sweeps of every default protocol (11 temperature steps),
 #: so no run is thinned and all have the same shape (the OA fits compile once).

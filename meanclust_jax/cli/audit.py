@@ -13,7 +13,16 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import Interrupted, add_force, add_no_progress, add_parser, integer, seed, show_progress, sigint_checkpoints
+from ._common import (
+    Interrupted,
+    add_force,
+    add_no_progress,
+    add_parser,
+    integer,
+    seed,
+    show_progress,
+    sigint_checkpoints,
+)
 
 DEFAULT_OUT = "meanclust-audit"
 

@@ -220,11 +220,10 @@ def select_terms(
         model = ARDRegression(fit_intercept=False, threshold_lambda=threshold_lambda, max_iter=1000).fit(A, b)
         keep = model.coef_ != 0
     elif method == "lasso":
-        from sklearn.linear_model import LassoCV
-
         import warnings
 
         from sklearn.exceptions import ConvergenceWarning
+        from sklearn.linear_model import LassoCV
 
         with warnings.catch_warnings():
             # the smallest penalties of the path may stop at max_iter; the penalty chosen by

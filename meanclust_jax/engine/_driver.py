@@ -29,6 +29,11 @@ import numpy as np
 
 from .._io import load_npz
 from .._validate import check_int, seed_key
+from ..concentrations import cluster_counts
+from ..energy import TriangleBondHamiltonian
+from ..lattice import TriangularLattice
+from ..schedules import Schedule
+from ._checkerboard import make_parallel_engine
 from ._checks import (
     check_anneal_memory,
     check_callback,
@@ -36,11 +41,6 @@ from ._checks import (
     check_initial_values,
     check_records_per_chunk,
 )
-from ..concentrations import cluster_counts
-from ..energy import TriangleBondHamiltonian
-from ..lattice import TriangularLattice
-from ..schedules import Schedule
-from ._checkerboard import make_parallel_engine
 from ._engine import AbstractEngine
 from ._moves import AbstractMoves, as_moves, check_reactions
 from ._reactions import interval_moments, sweep_count_names

@@ -27,7 +27,7 @@ _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _PARITY = 0x1BD11BDA
 
 
-def _rotate_left(x: Int[Array, "..."], r: int) -> Int[Array, "..."]:
+def _rotate_left(x: Int[Array, "*shape"], r: int) -> Int[Array, "*shape"]:
     return (x << jnp.uint32(r)) | (x >> jnp.uint32(32 - r))
 
 

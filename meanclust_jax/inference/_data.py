@@ -100,7 +100,7 @@ class PairData(eqx.Module):
         replica: int | str = "mean",
         t_start: float | None = None,
         t_stop: float | None = None,
-    ) -> "PairData":
+    ) -> PairData:
         """Build `PairData` from an annealing trajectory (an `xarray.Dataset`).
 
         The dataset has a coordinate ``time`` (sweeps) and variables ``C_single(time, species)``

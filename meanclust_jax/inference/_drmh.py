@@ -655,9 +655,7 @@ class DelayedRejectionMH(MCMCKernel):
     def get_diagnostics_str(self, state) -> str:  # noqa: ANN001
         n = max(int(state.i), 1)
         n2 = max(int(state.num_second_stage), 1)
-        return "acc. 1st={:.2f} 2nd={:.2f}".format(
-            float(state.num_accept_1) / n, float(state.num_accept_2) / n2
-        )
+        return f"acc. 1st={float(state.num_accept_1) / n:.2f} 2nd={float(state.num_accept_2) / n2:.2f}"
 
     def postprocess_fn(self, model_args, model_kwargs):  # noqa: ANN001, ANN201
         from numpyro.util import identity

@@ -136,7 +136,7 @@ class RateProblem(eqx.Module):
             adjoint=self.adjoint,
         )
 
-    def forward_mode(self) -> "RateProblem":
+    def forward_mode(self) -> RateProblem:
         """This problem with `diffrax.ForwardMode` (differentiate `loss` with `jax.jacfwd`)."""
         return dataclasses.replace(self, adjoint=diffrax.ForwardMode())
 

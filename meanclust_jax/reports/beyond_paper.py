@@ -16,8 +16,7 @@ import numpy as np
 
 from ..closures import QUANTITIES
 from ..paper import composition_label
-from .markup import sig as _g
-from .markup import Bullets, Figure, Heading, Paragraph, Table
+from .markup import Bullets, Figure, Heading, Paragraph, Table, sig as _g
 
 #: The target of issue 12: wins over PA (of 10 held-out compositions) and average improvement.
 TARGET_WINS, TARGET_IMPROVEMENT_PERCENT = 8, 36.0

@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import paper
-from .markup import Bullets, Heading, Paragraph, Table
-from .markup import sig as _g
+from .markup import Bullets, Heading, Paragraph, Table, sig as _g
 
 RATES = tuple(f"k{i}" for i in range(1, 9))
 COMBINATIONS = ("4k1+k2", "4k3+k4", "4k5+k6", "4k7+k8")

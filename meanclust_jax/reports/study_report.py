@@ -24,15 +24,14 @@ from typing import Any
 
 import numpy as np
 
+from .. import paper
 from .._io import write_text_atomic
 from .._labels import TRIPLETS
-from .. import paper
 from ..paper import composition_label
 from .audit_report import audit_blocks
-from .inference_report import inference_section, settings_text
-from .markup import Bullets, Figure, Heading, Paragraph, Table, to_html, to_markdown
-from .markup import sig as _g
 from .beyond_paper import beyond_paper_section
+from .inference_report import inference_section, settings_text
+from .markup import Bullets, Figure, Heading, Paragraph, Table, sig as _g, to_html, to_markdown
 from .study_figures import FIGURES
 
 TITLE = 'Reproduction of "Data-Driven Optimal Closures for Mean-Cluster Models" (Ahmadi, Foster, Protas)'
