@@ -179,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'build':<15}{'swaps/s':>12}{'swaps/cpu-s':>14}{'B/site':>9}")
     for name in names:
         s = summary[name]
-        print(f"{name:<15}{s['swaps_per_s']:>12.3g}{s['swaps_per_cpu_s']:>14.3g}{s['device_bytes_per_site'] or float('nan'):>9.3f}")
+        print(f"{name:<15}{s['swaps_per_s']:>12.3g}{s['swaps_per_cpu_s']:>14.3g}"
+              f"{s['device_bytes_per_site'] or float('nan'):>9.3f}")
     print(f"new / old (median of per-repeat ratios): {summary['new_over_old_swaps_per_s']:.2f} (wall), "
           f"{summary['new_over_old_swaps_per_cpu_s']:.2f} (CPU time)")
     print(f"observer overhead: {100 * summary['observer_overhead_swaps_per_s']:.1f} % (wall), "

@@ -117,7 +117,8 @@ def _posterior_benchmark(args, rows) -> dict:  # noqa: ANN001
                 min_ess = float(min(table["ess_bulk"].min(), table["ess_tail"].min()))
                 sampling = max(wall - compile_s, 1e-9)
                 row = {"closure": name, "likelihood": likelihood, "sampler": label,
-                       "draws_per_chain": n[sampler], "warmup": w[sampler], "thinning": int(idata.posterior.attrs["thinning"]),
+                       "draws_per_chain": n[sampler], "warmup": w[sampler],
+                       "thinning": int(idata.posterior.attrs["thinning"]),
                        "wall_s": wall, "compile_s": compile_s, "sampling_s": sampling,
                        "min_ess": min_ess, "min_ess_per_s": min_ess / sampling,
                        "max_r_hat": float(table["r_hat"].max()), "converged": conv.converged,
@@ -149,13 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     import meanclust_jax
     from meanclust_jax._io import write_text_atomic
     from meanclust_jax.closures import PairApproximation
-    from meanclust_jax.inference import (
-        PairData,
-        make_problem,
-        rate_posterior_model,
-        sparse_posterior_model,
-    )
-    from meanclust_jax.ode import RATE_NAMES, solve_pairs, sparse_misfit
+    from meanclust_jax.inference import PairData, make_problem
+    from meanclust_jax.ode import solve_pairs, sparse_misfit
 
     meanclust_jax.enable_float64()  # before the first array below
     quick = args.quick

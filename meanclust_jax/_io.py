@@ -193,7 +193,7 @@ def save_netcdf(ds, path: str | os.PathLike[str]) -> None:  # noqa: ANN001 - xar
         ds.to_netcdf(tmp, engine=engine)
 
 
-def unreadable_file_message(path: str | os.PathLike[str], what: str, err: BaseException | None = None) -> str:
+def unreadable_file_message(path: str | os.PathLike[str], what: str, err: BaseException | None = None) -> str:  # noqa: ARG001
     """The one message for a file that exists but cannot be read: names the file, says whether
     it is empty, and what to do (never the reader library's own error or advice; ``err`` is
     accepted for symmetry and chained by callers that want it)."""

@@ -224,7 +224,7 @@ def test_cli_refuses(files, tmp_path, argv, fragments, existing):
     assert _state(out) == before  # nothing created, changed or removed
 
 
-def test_cli_unwritable_out_folder(files, tmp_path):
+def test_cli_unwritable_out_folder(files):
     """A folder the process cannot write (here a read-only system folder) is found before work."""
     folder = Path("/sys")
     if not folder.is_dir():

@@ -174,7 +174,7 @@ def test_two_stage_acceptance_matches_hand_computation():
     rng = np.random.default_rng(7)
     transition = jax.jit(lambda x, d: drmh_transition(drmh_init(x, logp_jax), d, logp_jax, s1, s2))
     checked = {"accept2": 0, "reject2": 0, "indicator_zero": 0}
-    for trial in range(40):
+    for _ in range(40):
         x = rng.normal(size=2) * 0.3
         draws = DRMHDraws(
             xi1=jnp.asarray(rng.uniform(-1, 1, 2)),

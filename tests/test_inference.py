@@ -145,7 +145,8 @@ def test_bad_input_raises():
         PairData(TS, C_SINGLE, data.C_pair[:-1])
     with pytest.raises(ValueError, match="times must be strictly increasing"):
         PairData(TS[::-1], C_SINGLE, data.C_pair)
-    with pytest.raises(ValueError, match=r"C_pair contains NaN or infinite values; concentrations must lie in \[0, 1\]"):
+    with pytest.raises(ValueError,
+                       match=r"C_pair contains NaN or infinite values; concentrations must lie in \[0, 1\]"):
         PairData(TS, C_SINGLE, data.C_pair.at[3, 1].set(jnp.inf))
     with pytest.raises(ValueError, match=r"weight_a must be a finite scalar in \[0, inf\)"):
         make_problem(data, closure, weight_a=-1.0)

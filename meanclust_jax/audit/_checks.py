@@ -143,12 +143,12 @@ def sparse_alpha_ratio(dataset, *, normalisation: str = "pairs", tolerance: floa
     C_pair = traj.C_pair.mean(axis=0)
     C_single = traj.C_single.mean(axis=0)
     X = C_pair[:, :2] / C_single if normalisation == "conditional" else C_pair[:, :2]
-    I = _cumulative_trapezoid(traj.times, C_pair[:, 2])
+    I_pm = _cumulative_trapezoid(traj.times, C_pair[:, 2])  # I(t) = ∫ C₊₋ dt of the docstring
     y = X - X[0]
-    denom = 2.0 * float(np.sum(I * I))
+    denom = 2.0 * float(np.sum(I_pm * I_pm))
     if denom == 0.0 or not np.any(y):
         raise ValueError("dataset: the pair concentrations do not change; alpha cannot be fitted")
-    alpha = (I @ y) / denom
+    alpha = (I_pm @ y) / denom
     ratio = float(alpha[1] / alpha[0]) if alpha[0] != 0 else float("nan")
     expected = 1.0 if normalisation == "pairs" else float(np.mean(C_single[:, 0] / C_single[:, 1]))
     return _check(f"alpha2/alpha1 from eq. (28) with {normalisation} normalisation", ratio, expected,

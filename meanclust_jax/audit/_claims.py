@@ -350,7 +350,8 @@ def _oa_vs_pa(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG
     lost = [composition_label(x) for x, ok in zip(xs, better, strict=True) if not ok]
     verdict = REPRODUCED if all(better) else NOT_REPRODUCED
     return (f"OA-hard-1/3 better at {sum(better)} of {len(xs)} compositions", verdict,
-            f"better by > {MARGIN:.0%} required at every composition" + (f"; not at x = {', '.join(lost)}" if lost else ""))
+            f"better by > {MARGIN:.0%} required at every composition"
+            + (f"; not at x = {', '.join(lost)}" if lost else ""))
 
 
 def _sa_vs_oa(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
@@ -429,7 +430,8 @@ def _alpha(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
     if fit.get("alpha_run_units"):
         f = float(np.mean(np.abs(np.asarray(fit["alpha_run_units"], float)))) / float(np.mean(np.abs(paper.SA_ALPHA)))
         same = 0.1 <= f <= 10
-        verdict_text = "the same order of magnitude, consistent with that unit" if same else "a different order of magnitude"
+        verdict_text = ("the same order of magnitude, consistent with that unit" if same
+                        else "a different order of magnitude")
         reason += (f". In units of the run length (the time axis of the paper's Fig. 2) our |α| is {f:.2g} × the "
                    f"paper's: {verdict_text}")
     return ours, (REPRODUCED if ok else NOT_REPRODUCED), reason
@@ -494,7 +496,8 @@ def _uncertain(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:
                 "prior bounds (a uniform prior on [0, s] gives a 94% interval of 188% of its mean)"
                 + ("" if posterior_missing else "; the posterior did not converge"))
     need = ("a converged rate posterior (run `meanclust reproduce`, then `meanclust audit --study DIR`)"
-            if posterior_missing else f"the {name} posteriors did not meet the convergence standard (docs/model.md §7.4)")
+            if posterior_missing
+            else f"the {name} posteriors did not meet the convergence standard (docs/model.md §7.4)")
     return _untestable(need + (f"; {ident_text}" if ident_text else ""))
 
 

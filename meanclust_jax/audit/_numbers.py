@@ -404,7 +404,8 @@ def claim_numbers(datasets: Mapping[float, Any], fitted: Mapping[str, AbstractCl
     sa = SparseApproximation()
     traj13 = read_trajectories(ds13, need_triplets=False)
     numbers["checks"] = {
-        "pair_conservation": {composition_label(x): pair_conservation(ds).to_dict() for x, ds in sorted(datasets.items())},
+        "pair_conservation": {composition_label(x): pair_conservation(ds).to_dict()
+                              for x, ds in sorted(datasets.items())},
         "alpha_ratio_pairs": sparse_alpha_ratio(ds13).to_dict(),
         "alpha_ratio_conditional": sparse_alpha_ratio(ds13, normalisation="conditional").to_dict(),
         "sa_normalisation": sparse_normalisation(traj13.C_single, traj13.C_pair).to_dict(),

@@ -121,7 +121,8 @@ def default_protocols(size: int = 48, *, quick: bool = False) -> list[Protocol]:
     total = len(paper.PAPER_TEMPERATURES) * spp
     other = off_three(size)
     out = [
-        Protocol("paper-like", f"local swaps, {spp} sweeps per temperature step, one lattice", size, sweeps_per_step=spp),
+        Protocol("paper-like", f"local swaps, {spp} sweeps per temperature step, one lattice", size,
+                 sweeps_per_step=spp),
         Protocol("replicas", f"as paper-like, objectives pooled over {2 if quick else 3} lattices", size,
                  sweeps_per_step=spp, replicas=2 if quick else 3),
         Protocol("global", "global (any two sites) swaps", size, moves="global", sweeps_per_step=spp),
@@ -266,7 +267,7 @@ def summarise_protocol(protocol: Protocol, datasets: dict[float, Any], numbers: 
 
 
 def protocol_sensitivity(protocols: Sequence[Protocol], *, seed: int = 0, num_starts: int = 2,
-                         records: int = RECORDS, progress: bool = False, log: Callable[[str], None] = lambda m: None,
+                         records: int = RECORDS, progress: bool = False, log: Callable[[str], None] = lambda _: None,
                          reuse: dict[tuple, dict[float, Any]] | None = None) -> dict[str, Any]:
     """Run the protocol sweep (module docstring).
 

@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
                 args.seed, lattice, schedule=schedule, composition=args.composition, moves=args.moves,
                 record_every=args.record_every, replicas=args.replicas, engine=args.engine,
                 snapshots=args.snapshots, progress=show_progress(args), checkpoint=args.checkpoint,
-                callback=lambda done, total: check(), initial=initial, reactions=args.reactions,
+                callback=lambda _done, _total: check(), initial=initial, reactions=args.reactions,
             )
             check()
             save_trajectory(ds, args.out)

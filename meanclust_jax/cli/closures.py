@@ -79,7 +79,8 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparser
     p.add_argument("--beta2", type=_upper_bound, default=argparse.SUPPRESS,
                    help="optimal: override the upper bound of the xi exponents ('none' or inf = unbounded)")
     p.add_argument("--delta", type=_upper_bound, default=argparse.SUPPRESS,
-                   help="optimal: override the upper bound delta >= 0 of the gamma exponents ('none' or inf = unbounded)")
+                   help="optimal: override the upper bound delta >= 0 of the gamma exponents "
+                        "('none' or inf = unbounded)")
     p.add_argument("--starts", type=integer(1), default=6,
                    help="optimal: starts per type (PA, SA, then random); default 6")
     p.add_argument("--seed", type=seed, default=0,
@@ -105,7 +106,8 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparser
                    help='write {"compositions": [...], "mean_error": {"<label>": [...], "PA": [...]}} as JSON')
     add_force(q)
     q.add_argument("--label", default=None,
-                   help="name of the closure in the table and JSON (default: PA, SA, OA-<regularization> or consistent)")
+                   help="name of the closure in the table and JSON "
+                        "(default: PA, SA, OA-<regularization> or consistent)")
     q.set_defaults(func=_evaluate_closures)
 
 
@@ -127,7 +129,8 @@ def _check_fit_args(args: argparse.Namespace) -> dict:
     if args.family == "optimal":
         reg = "hard" if args.regularization is None else args.regularization
         if reg not in REGULARIZATIONS:
-            raise ValueError(f"--regularization must be one of {sorted(REGULARIZATIONS)} for --family optimal; got {reg!r}")
+            raise ValueError(
+                f"--regularization must be one of {sorted(REGULARIZATIONS)} for --family optimal; got {reg!r}")
         if args.features is not None:
             raise ValueError("--features applies to --family consistent only")
         try:
@@ -141,9 +144,11 @@ def _check_fit_args(args: argparse.Namespace) -> dict:
         resolve_ridge(args.regularization)
     except ValueError:
         raise ValueError(
-            f"--regularization must be 'none' or a ridge weight >= 0 for --family consistent; got {args.regularization!r}"
+            f"--regularization must be 'none' or a ridge weight >= 0 for --family consistent; "
+            f"got {args.regularization!r}"
         ) from None
-    features = DEFAULT_BASIS if args.features is None else tuple(f.strip() for f in args.features.split(",") if f.strip())
+    features = (DEFAULT_BASIS if args.features is None
+                else tuple(f.strip() for f in args.features.split(",") if f.strip()))
     try:
         ConsistentClosure(None, features)
     except ValueError as err:
@@ -225,7 +230,7 @@ def _fit_closures(args: argparse.Namespace) -> int:
     return 0
 
 
-def _closure_label(closure, text: str) -> str:
+def _closure_label(closure) -> str:
     from ..closures import ConsistentClosure, OptimalApproximation, PairApproximation, SparseApproximation
 
     if isinstance(closure, PairApproximation):
@@ -251,7 +256,7 @@ def _evaluate_closures(args: argparse.Namespace) -> int:
     if args.out is not None:
         check_output_file(args.out, force=args.force, suffix_hint="e.json")
     closure = _load_closure_arg(args.closure)
-    name = args.label or _closure_label(closure, args.closure)
+    name = args.label or _closure_label(closure)
     pa = PairApproximation()
     rows = []
     for path in args.runs:

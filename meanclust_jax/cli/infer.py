@@ -231,7 +231,7 @@ def _infer_rates(args: argparse.Namespace) -> int:
         conv = diag["convergence"]
         print(f"\n== {sampler.upper()} ({args.likelihood} likelihood): {conv['num_chains']} chain(s) x "
               f"{conv['num_draws']} kept draws, {diag['wall_time_s']:.1f} s -> {outputs[sampler]}")
-        with _pandas_wide():
+        with _PandasWide():
             print(posterior_summary(idata, round_to="none").to_string(float_format=lambda v: f"{v:.4g}"))
         if conv["converged"]:
             print("converged: every quantity has R-hat <= 1.01 and bulk and tail ESS >= 400")
@@ -256,7 +256,7 @@ def _infer_rates(args: argparse.Namespace) -> int:
     return 0
 
 
-class _pandas_wide:
+class _PandasWide:
     def __enter__(self):  # noqa: ANN204
         import pandas as pd
 

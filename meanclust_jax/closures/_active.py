@@ -26,7 +26,9 @@ from ._data import Trajectories, read_runs, trapezoid_weights
 STRATEGIES: tuple[str, ...] = ("qbc", "uniform", "random")
 
 
-def bootstrap_runs(datasets, rng: np.random.Generator, *, windows: int = 4, mixed_lattices: bool = False) -> list[Trajectories]:
+def bootstrap_runs(
+    datasets, rng: np.random.Generator, *, windows: int = 4, mixed_lattices: bool = False
+) -> list[Trajectories]:
     """One bootstrap sample of annealing runs, over replicas and time windows.
 
     Each run's ``R`` replicas are drawn ``R`` times with replacement, and its record range is cut
@@ -209,7 +211,8 @@ def active_learning_curve(
         raise ValueError(f"candidates must hold at least two distinct compositions; got {list(candidates)}")
     budget = cand.size if budget is None else int(budget)
     if not (isinstance(initial, (int, np.integer)) and 2 <= initial <= budget <= cand.size):
-        raise ValueError(f"need 2 <= initial <= budget <= len(candidates) = {cand.size}; got initial={initial}, budget={budget}")
+        raise ValueError(f"need 2 <= initial <= budget <= len(candidates) = {cand.size}; "
+                         f"got initial={initial}, budget={budget}")
     test = list(test)
     if not test:
         raise ValueError("test must hold at least one held-out run")

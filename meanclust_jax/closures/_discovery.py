@@ -91,7 +91,9 @@ def _flatten_with_groups(runs):
     return C_single, C_pair, C_triplet, omega, groups
 
 
-def log_odds_problem(datasets, features: Sequence[str] | None = None, *, mixed_lattices: bool = False) -> LogSpaceProblem:
+def log_odds_problem(
+    datasets, features: Sequence[str] | None = None, *, mixed_lattices: bool = False
+) -> LogSpaceProblem:
     """The five log-odds regressions of the consistent closure (targets `QUANTITIES`).
 
     **Arguments:**
@@ -256,7 +258,7 @@ def select_supports(problem: LogSpaceProblem, method: str, **kwargs: Any) -> np.
     return out
 
 
-def _monomial_support_with_pairs(support: np.ndarray, problem: LogSpaceProblem) -> np.ndarray:
+def _monomial_support_with_pairs(support: np.ndarray) -> np.ndarray:
     """Eq. (16) needs a pair exponent in every type: add the SA term (``C_jk``/``C_ik``) if a
     selection kept only singlet exponents."""
     support = support.copy()
@@ -315,7 +317,7 @@ def discover_closure(
                                 source={**closure.source, "selection": method})
         return closure, support
     problem = monomial_problem(datasets, mixed_lattices=mixed_lattices)
-    support = _monomial_support_with_pairs(select_supports(problem, method, threshold_lambda=threshold_lambda), problem)
+    support = _monomial_support_with_pairs(select_supports(problem, method, threshold_lambda=threshold_lambda))
     reg = "hard" if regularization is None else regularization
     closure, _ = fit_optimal_closure(datasets, reg, support=support, mixed_lattices=mixed_lattices, **fit_kwargs)
     closure = type(closure)(closure.gamma, closure.xi, regularization=closure.regularization,

@@ -191,7 +191,8 @@ def exponents_from_table(table) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN00
         ):
             given = entry.get(kind, {})
             if not isinstance(given, dict):
-                raise ValueError(f"exponents[{label!r}][{kind!r}] must be an object keyed by {list(names)}; got {given!r}")
+                raise ValueError(
+                    f"exponents[{label!r}][{kind!r}] must be an object keyed by {list(names)}; got {given!r}")
             if set(given) != set(names):
                 raise ValueError(
                     f"exponents[{label!r}][{kind!r}] must have exactly the keys {list(names)}; "

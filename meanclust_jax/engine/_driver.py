@@ -273,7 +273,7 @@ def initial_configurations(spec: AnnealSpec, init_keys: jax.Array, initial: np.n
             f"got shape {tuple(np.shape(initial))}"
         )
     counts_minus = np.asarray(jnp.sum(sigma < 0, axis=(1, 2)))
-    if any(int(c) != n for c, n in zip(counts_minus, spec.n_minus)):
+    if any(int(c) != n for c, n in zip(counts_minus, spec.n_minus, strict=True)):
         raise ValueError(
             f"initial holds {counts_minus.tolist()} '-' sites but composition asks for {list(spec.n_minus)}"
         )
@@ -315,7 +315,7 @@ def resolve_initial(spec: AnnealSpec, initial: object) -> tuple[np.ndarray | Non
         final = final[0]
     n_prev = np.atleast_1d((final < 0).sum(axis=(-2, -1)))
     n_prev = np.broadcast_to(n_prev, (spec.replicas,))
-    if any(int(a) != b for a, b in zip(n_prev, spec.n_minus)):
+    if any(int(a) != b for a, b in zip(n_prev, spec.n_minus, strict=True)):
         x_prev = sorted({round(int(a) / spec.lattice.n_sites, 4) for a in n_prev})
         raise ValueError(
             f"initial: the previous run has composition x = {x_prev} ({sorted(set(n_prev.tolist()))} '-' "
@@ -467,7 +467,7 @@ def run_anneal(
     check_anneal_memory(spec.lattice.rows, spec.lattice.cols, B, total, rec, spec.snapshots, rpc,
                         counts_per_sweep=len(sweep_count_names(spec.reactions)))
     replica_keys = replica_key_batch(key, B)
-    init_keys, keys = (jnp.stack(k) for k in zip(*(jax.random.split(k) for k in replica_keys)))
+    init_keys, keys = (jnp.stack(k) for k in zip(*(jax.random.split(k) for k in replica_keys), strict=True))
     sigma = initial_configurations(spec, init_keys, initial)
     T_all, active = sweep_plan(spec, rpc)
     n_chunks = active.shape[0]
@@ -490,7 +490,7 @@ def run_anneal(
         for k in chunks:
             chunks[k] = list(saved[k]) if start and k in saved else []
         if spec.snapshots:
-            snaps = [(int(t), s) for t, s in zip(saved["snap_times"], saved["snap_sigma"])]
+            snaps = [(int(t), s) for t, s in zip(saved["snap_times"], saved["snap_sigma"], strict=True)]
     if sharding is not None:
         sigma = jax.device_put(sigma, sharding)
         keys = jax.device_put(keys, sharding)
@@ -511,7 +511,7 @@ def run_anneal(
         chunks["counts"].append(np.asarray(counts, dtype=np.int64))
         chunks["n_changed"].append(per_sweep[..., 0].sum(axis=-1))
         if spec.reactions:
-            for k, a in zip(_CHUNK_ARRAYS[2:], interval_moments(per_sweep)):
+            for k, a in zip(_CHUNK_ARRAYS[2:], interval_moments(per_sweep), strict=True):
                 chunks[k].append(a)
         done = min(total, (c + 1) * rpc * rec)
         if spec.snapshots:

@@ -102,7 +102,8 @@ def count_fields(fields: list[Int[Array, "*shape"]]) -> Int[Array, " fields"]:
         return count_fields([fields[0], jnp.zeros_like(fields[0])])[:1]
     ops = tuple(f.astype(jnp.int32) for f in fields)
     zeros = tuple(jnp.zeros((), jnp.int32) for _ in ops)
-    sums = lax.reduce(ops, zeros, lambda a, b: tuple(x + y for x, y in zip(a, b)), tuple(range(ops[0].ndim)))
+    sums = lax.reduce(ops, zeros, lambda a, b: tuple(x + y for x, y in zip(a, b, strict=True)),
+                      tuple(range(ops[0].ndim)))
     return jnp.stack(sums)
 
 

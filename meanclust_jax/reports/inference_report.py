@@ -38,7 +38,8 @@ def _verdict(sampler: str, r: dict[str, Any]) -> str:
     conv = r["convergence"]
     draws = f"{conv['num_chains']} chains × {conv['num_draws']} kept draws ({r['rounds']} round(s))"
     if r["converged"]:
-        return f"{SAMPLER_NAMES[sampler]}: converged — {draws}; every quantity has R-hat ≤ {conv['rhat_max']} and bulk and tail ESS ≥ {conv['ess_min']:.0f}."
+        return (f"{SAMPLER_NAMES[sampler]}: converged — {draws}; every quantity has R-hat ≤ {conv['rhat_max']} "
+                f"and bulk and tail ESS ≥ {conv['ess_min']:.0f}.")
     fails = conv["failures"]
     return (f"{SAMPLER_NAMES[sampler]}: **not converged** within its budget ({draws}); its numbers below are "
             f"not results: " + "; ".join(fails[:6]) + (" …" if len(fails) > 6 else "") + ".")

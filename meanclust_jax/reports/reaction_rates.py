@@ -263,14 +263,14 @@ def plot_measured_rates(ds, path: str | os.PathLike[str], *,  # noqa: ANN001
         ax.step(t[1:], k[1:, r], where="pre", color="k", lw=0.9, label="measured (per record)")
         if averaged is not None and np.isfinite(averaged["rate"][r]):
             ax.axhline(averaged["rate"][r], color="k", ls="--", lw=0.8, label="measured, time average")
-        for (label, post), colour in zip((posteriors or {}).items(), colours):
+        for (label, post), colour in zip((posteriors or {}).items(), colours, strict=True):
             ax.axhspan(post["hdi_low"][r], post["hdi_high"][r], color=colour, alpha=0.18, lw=0)
             ax.axhline(post["mean"][r], color=colour, lw=1.1, label=f"{label} posterior (94% HDI)")
         for s in steps:
             ax.axvline(s, color="0.75", lw=0.6, zorder=0)
         ax.set_yscale("log")
-        ax.set_title(f"{REACTIONS[r]}: {REACTANTS[r].replace('ang:', '∠').replace('lin:', '—')} (c = {COEFFICIENTS[r]})",
-                     fontsize=9)
+        reactant = REACTANTS[r].replace("ang:", "∠").replace("lin:", "—")
+        ax.set_title(f"{REACTIONS[r]}: {reactant} (c = {COEFFICIENTS[r]})", fontsize=9)
         if r % 4 == 0:
             ax.set_ylabel(with_unit("rate", RATE_UNIT))
         if r >= 4:
