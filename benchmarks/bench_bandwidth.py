@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_anneal import (  # noqa: E402
+from bench_anneal import (
     RESULTS,
     device_label,
     device_meta,

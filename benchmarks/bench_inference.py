@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "inference_cpu.json"
 
 
-def _median_time(fn, *args, repeats: int = 50) -> float:  # noqa: ANN001
+def _median_time(fn, *args, repeats: int = 50) -> float:
     import jax
 
     times = []
@@ -39,7 +39,7 @@ def _median_time(fn, *args, repeats: int = 50) -> float:  # noqa: ANN001
     return float(np.median(times))
 
 
-def _first_call(fn, *args) -> float:  # noqa: ANN001
+def _first_call(fn, *args) -> float:
     import jax
 
     t = time.perf_counter()
@@ -47,7 +47,7 @@ def _first_call(fn, *args) -> float:  # noqa: ANN001
     return time.perf_counter() - t
 
 
-def _engine_data(args):  # noqa: ANN001, ANN202
+def _engine_data(args):
     """The x = 1/3 trajectory: ``--run`` or a fresh 48x48 anneal (paper schedule, 4 replicas)."""
     import jax
 
@@ -59,7 +59,7 @@ def _engine_data(args):  # noqa: ANN001, ANN202
                      composition=1 / 3, replicas=4, progress=False)
 
 
-def _posterior_benchmark(args, rows) -> dict:  # noqa: ANN001
+def _posterior_benchmark(args, rows) -> dict:
     """ESS/s of NUTS and DR-MH for PA, OA-hard and SA under both likelihoods (issue 10, item 7)."""
     import jax
 

@@ -414,7 +414,7 @@ def test_protocols_validate_their_settings():
         Protocol("p", "", 30, moves="global")  # 30x30 cannot host global swaps
 
 
-def _fails_fast(args: list[str], capsys, match: str) -> None:  # noqa: ANN001
+def _fails_fast(args: list[str], capsys, match: str) -> None:
     t0 = time.perf_counter()
     rc = main(["audit", *args])
     assert rc == 2
