@@ -12,7 +12,10 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 #: How old (seconds) a temporary file of `atomic_path` without a recorded process id must be
 #: before the next write of the same target removes it as an orphan.
@@ -186,7 +189,7 @@ def netcdf_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def save_netcdf(ds, path: str | os.PathLike[str]) -> None:  # noqa: ANN001 - xarray.Dataset
+def save_netcdf(ds: xr.Dataset, path: str | os.PathLike[str]) -> None:
     """Write an ``xarray.Dataset`` to netCDF atomically (temporary file, then rename)."""
     engine = netcdf_engine()
     with atomic_path(path) as tmp:
@@ -225,7 +228,7 @@ def existing_file(path: str | os.PathLike[str], what: str) -> Path:
     return p
 
 
-def load_netcdf(path: str | os.PathLike[str], what: str = "netCDF file"):  # noqa: ANN201 - xarray.Dataset
+def load_netcdf(path: str | os.PathLike[str], what: str = "netCDF file") -> xr.Dataset:
     """Load a netCDF file fully into memory (the file is closed on return).
 
     **Raises:**

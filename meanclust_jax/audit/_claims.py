@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -84,7 +84,7 @@ class Claim:
         return f"{self.words} ({self.location})"
 
 
-def _vec(v) -> str:  # noqa: ANN001
+def _vec(v: Iterable[float]) -> str:
     return "[" + ", ".join(f"{float(x):.2f}".replace("-0.00", "0.00") for x in v) + "]"
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +32,11 @@ from ._claims import (
     REPRODUCED,
     evaluate_claims,
 )
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from ..schedules import Schedule
 
 #: Records kept per run: 110 divides the sweeps of every default protocol (11 temperature steps),
 #: so no run is thinned and all have the same shape (the OA fits compile once).
@@ -77,7 +82,7 @@ class Protocol:
         if self.weighting not in ("time", "steps"):
             raise ValueError(f"weighting must be 'time' or 'steps', got {self.weighting!r}")
 
-    def schedule(self):  # noqa: ANN201 - Schedule
+    def schedule(self) -> Schedule:
         """The annealing schedule: the paper's stepwise cooling plus the hold."""
         from .. import schedules
 
@@ -196,7 +201,7 @@ def anneal_compositions(settings: tuple, replicas: int, *, seed: int = 0, record
     return out
 
 
-def step_end_records(dataset, protocol: Protocol):  # noqa: ANN001, ANN201
+def step_end_records(dataset: xr.Dataset, protocol: Protocol) -> xr.Dataset:
     """The records at the end of each temperature step (and the first): equilibrium values."""
     t = np.asarray(dataset["time"].values)
     ends = np.cumsum([s for _, s in protocol.schedule().steps])

@@ -80,7 +80,7 @@ class Parser(argparse.ArgumentParser):
     """`argparse.ArgumentParser` whose errors are one line, ``<prog>: error: <message>``, with
     exit code 2 (the usage block is left to ``--help``)."""
 
-    def error(self, message: str):  # noqa: ANN201 - NoReturn
+    def error(self, message: str):
         """Print one line and exit with code 2."""
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
@@ -115,7 +115,7 @@ def example(*commands: str) -> str:
     return f"{word}:\n" + "\n".join(f"  {c}" for c in commands)
 
 
-def add_parser(sub: argparse._SubParsersAction, name: str, *, examples: tuple[str, ...], **kw) -> Parser:  # noqa: SLF001, ANN003
+def add_parser(sub: argparse._SubParsersAction, name: str, *, examples: tuple[str, ...], **kw) -> Parser:  # noqa: ANN003
     """``sub.add_parser`` with the shared formatter and an example epilog."""
     return sub.add_parser(name, formatter_class=HelpFormatter, epilog=example(*examples), **kw)
 

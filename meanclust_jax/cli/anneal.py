@@ -27,7 +27,7 @@ def _composition(text: str) -> float:
         raise argparse.ArgumentTypeError(f"composition {text!r} is not a number such as 1/3 or 0.42") from None
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``anneal`` sub-command."""
     p = add_parser(
         sub, "anneal",

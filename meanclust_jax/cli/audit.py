@@ -27,7 +27,7 @@ from ._common import (
 DEFAULT_OUT = "meanclust-audit"
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``audit`` sub-command."""
     p = add_parser(
         sub, "audit",

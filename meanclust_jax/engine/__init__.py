@@ -61,7 +61,7 @@ def anneal(
     sharding: jax.sharding.Sharding | None = None,
     callback=None,  # noqa: ANN001
     reactions: bool = False,
-):  # noqa: ANN201 - xarray.Dataset
+):
     """Metropolis annealing of a binary Li/Mn layer, recording cluster concentrations.
 
     Implements the simulated annealing of the paper's Section II (Harris et al.'s model) with

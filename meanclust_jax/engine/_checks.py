@@ -75,7 +75,7 @@ def check_records_per_chunk(records_per_chunk) -> int | None:  # noqa: ANN001
     return check_int(records_per_chunk, "records_per_chunk", minimum=1, allow_float=True)
 
 
-def check_callback(callback):  # noqa: ANN001, ANN201
+def check_callback(callback):  # noqa: ANN001
     """``None`` or a callable ``callback(chunks_done, n_chunks)``."""
     if callback is not None and not callable(callback):
         raise ValueError(

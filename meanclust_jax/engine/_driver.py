@@ -343,7 +343,7 @@ def sweep_plan(spec: AnnealSpec, records_per_chunk: int) -> tuple[np.ndarray, np
 
 
 @functools.lru_cache(maxsize=32)
-def compiled_chunk(  # noqa: ANN201
+def compiled_chunk(
     lattice: TriangularLattice, hamiltonian: TriangleBondHamiltonian, moves: AbstractMoves, engine: str,
     reactions: bool = False,
 ):

@@ -29,7 +29,7 @@ _V = np.asarray(NEIGHBOUR_VECTORS, dtype=np.int32)
 State = Int8[Array, "sa sb R2 C2"]
 
 
-def site_field(engine: CheckerboardEngine, y: State, p: Int[Array, ""], q: Int[Array, ""]):  # noqa: ANN201
+def site_field(engine: CheckerboardEngine, y: State, p: Int[Array, ""], q: Int[Array, ""]):
     """``(m, F)`` for every site of class ``(p, q)``: ``F`` over all 6 triangles and neighbours."""
     b, c, g = engine.coefficients
     lay = engine.layout

@@ -657,7 +657,7 @@ class DelayedRejectionMH(MCMCKernel):
         n2 = max(int(state.num_second_stage), 1)
         return f"acc. 1st={float(state.num_accept_1) / n:.2f} 2nd={float(state.num_accept_2) / n2:.2f}"
 
-    def postprocess_fn(self, model_args, model_kwargs):  # noqa: ANN001, ANN201
+    def postprocess_fn(self, model_args, model_kwargs):  # noqa: ANN001
         from numpyro.util import identity
 
         if self._model is None:
@@ -682,7 +682,7 @@ class DelayedRejectionMH(MCMCKernel):
 
         return constrained_postprocess
 
-    def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs=None):  # noqa: ANN001, ANN201
+    def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs=None):  # noqa: ANN001
         """Initial `DRMHKernelState` (batched over chains when ``rng_key`` is a batch of keys).
 
         With a model, ``init_params`` follows NumPyro's convention (unconstrained values); use
@@ -771,7 +771,7 @@ class DelayedRejectionMH(MCMCKernel):
             self._sample_fn = self._sample_one
         return state
 
-    def sample(self, state, model_args, model_kwargs):  # noqa: ANN001, ANN201
+    def sample(self, state, model_args, model_kwargs):  # noqa: ANN001
         """One DR-MH step (batched over chains in vectorised mode)."""
         if self._sample_fn is None:
             raise RuntimeError("DelayedRejectionMH.init must be called before sample")

@@ -315,7 +315,7 @@ def _gaussian_rate_model(
     s_hi: np.ndarray,
     sigma_scale: float,
     fixed_split: np.ndarray | None,
-):  # noqa: ANN202
+):
     import numpyro
     import numpyro.distributions as dist
 

@@ -184,7 +184,7 @@ def sample_posterior(
     rhat_max: float = RHAT_MAX,
     ess_min: float = ESS_MIN,
     attrs: Mapping[str, object] | None = None,
-):  # noqa: ANN201 - arviz.InferenceData
+):
     """Sample a `PosteriorModel` with NUTS or DR-MH and return an ArviZ ``InferenceData``.
 
     **Arguments:**
@@ -391,7 +391,7 @@ def diagnostics(idata) -> dict:  # noqa: ANN001
     return json.loads(idata.posterior.attrs["diagnostics"])
 
 
-def posterior_summary(idata, round_to: int | str | None = None):  # noqa: ANN001, ANN201 - pandas.DataFrame
+def posterior_summary(idata, round_to: int | str | None = None):  # noqa: ANN001 - pandas.DataFrame
     """``arviz.summary`` of the reported quantities and ``F`` (mean, sd, HDI, MCSE, ESS, R-hat).
 
     `round_to` is passed to ``arviz.summary`` (``"none"``: unrounded, e.g. for rates ~1e-4).
@@ -414,7 +414,7 @@ def save_posterior(idata, path: str | os.PathLike[str]) -> None:  # noqa: ANN001
         idata.to_netcdf(str(tmp), engine=netcdf_engine())
 
 
-def load_posterior(path: str | os.PathLike[str]):  # noqa: ANN201
+def load_posterior(path: str | os.PathLike[str]):
     """Read an ``InferenceData`` written by `save_posterior` (fully loaded into memory).
 
     **Raises:** `FileNotFoundError` if ``path`` does not exist.
@@ -561,7 +561,7 @@ def _check_init(init, pm: PosteriorModel | None, *, name: str = "init") -> np.nd
     return arr
 
 
-def _sample_each(pm, keys, samplers, init, attrs, num_samples, num_chains, num_warmup,  # noqa: ANN001, ANN202, PLR0913
+def _sample_each(pm, keys, samplers, init, attrs, num_samples, num_chains, num_warmup,  # noqa: ANN001, ANN202
                  chain_method, progress_bar, until_converged, max_samples, sampler_kwargs):
     """Run `sample_posterior` once per sampler, the i-th with ``keys[i]``."""
     extra = dict(sampler_kwargs or {})
@@ -594,7 +594,7 @@ def infer_sparse(
     model_kwargs: Mapping[str, object] | None = None,
     attrs: Mapping[str, object] | None = None,
     sampler_kwargs: Mapping[str, Mapping[str, object]] | None = None,
-):  # noqa: ANN201
+):
     """SA closure: the direct fit of ``(α1, α2)`` (eq. 28) and, optionally, its posterior.
 
     **Arguments:**

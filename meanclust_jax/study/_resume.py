@@ -32,7 +32,7 @@ def result_settings(cfg, **what: Any) -> dict[str, Any]:  # noqa: ANN001 - Study
     return {"config": json.loads(cfg.to_json()), **what}
 
 
-def mark_posterior(idata, settings: Mapping[str, Any]):  # noqa: ANN001, ANN201 - arviz.InferenceData
+def mark_posterior(idata, settings: Mapping[str, Any]):  # noqa: ANN001 - arviz.InferenceData
     """Record ``settings`` in the posterior's attributes (before `save_posterior`)."""
     idata.posterior.attrs[SETTINGS_ATTR] = _canonical(settings)
     return idata
