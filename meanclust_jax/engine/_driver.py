@@ -26,6 +26,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, Bool, Float, Int, Int8, PRNGKeyArray
 
 from .._io import load_npz
 from .._validate import check_int, seed_key
@@ -41,7 +42,7 @@ from ._checks import (
     check_initial_values,
     check_records_per_chunk,
 )
-from ._engine import AbstractEngine
+from ._engine import AbstractEngine, EngineState, SweepCounts
 from ._moves import AbstractMoves, as_moves, check_reactions
 from ._reactions import interval_moments, sweep_count_names
 from ._sequential import make_sequential_engine
@@ -235,7 +236,7 @@ def replica_key_batch(key: jax.Array | int, replicas: int) -> jax.Array:
     return raw if typed else jax.random.wrap_key_data(raw)
 
 
-def _seed_or_array(key):  # noqa: ANN001, ANN202
+def _seed_or_array(key: object) -> jax.Array:
     """An int seed becomes a typed key (range checked); anything else must be a JAX/NumPy array."""
     if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
         return seed_key(key, "key")
@@ -346,7 +347,7 @@ def sweep_plan(spec: AnnealSpec, records_per_chunk: int) -> tuple[np.ndarray, np
 def compiled_chunk(
     lattice: TriangularLattice, hamiltonian: TriangleBondHamiltonian, moves: AbstractMoves, engine: str,
     reactions: bool = False,
-):
+) -> Callable[..., tuple[jax.Array, jax.Array, jax.Array, jax.Array]]:
     """The jitted, replica-vmapped block of records for one engine configuration (cached).
 
     The returned function maps ``(keys (B,), sigma (B, rows, cols), T (B, n_rec, per_record),
@@ -357,16 +358,25 @@ def compiled_chunk(
     """
     eng = _ENGINE_FACTORIES[engine](lattice, hamiltonian, moves, reactions=reactions)
 
-    def one_replica(key, sigma, T, active, sweep0):  # noqa: ANN001, ANN202
+    def one_replica(
+        key: PRNGKeyArray,
+        sigma: Int8[Array, "rows cols"],
+        T: Float[Array, "n_rec per_record"],
+        active: Bool[Array, "n_rec per_record"],
+        sweep0: Int[Array, ""],
+    ) -> tuple[PRNGKeyArray, Int8[Array, "rows cols"], Int[Array, "n_rec 32"], Int[Array, "n_rec per_record n"]]:
         per_record = T.shape[1]
 
-        def record(carry, xs):  # noqa: ANN001, ANN202
+        def record(
+            carry: tuple[PRNGKeyArray, Int8[Array, "rows cols"]],
+            xs: tuple[Float[Array, " per_record"], Bool[Array, " per_record"], Int[Array, ""]],
+        ) -> tuple[tuple[PRNGKeyArray, Int8[Array, "rows cols"]], tuple[Int[Array, " 32"], Int[Array, "per_record n"]]]:
             key, sigma = carry
             T_rec, act_rec, r = xs
             key, sub = jax.random.split(key)
             sweep_keys = jax.random.split(sub, per_record)
 
-            def body(state, t):  # noqa: ANN001, ANN202
+            def body(state: EngineState, t: Int[Array, ""]) -> tuple[EngineState, SweepCounts]:
                 new, dn = eng.sweep(sweep_keys[t], state, T_rec[t], sweep0 + r * per_record + t)
                 state = jnp.where(act_rec[t], new, state)
                 return state, jnp.where(act_rec[t], dn, 0)
