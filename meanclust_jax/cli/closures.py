@@ -16,11 +16,18 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from ._common import add_force, add_parser, check_output_file, integer, seed
 
+if TYPE_CHECKING:
+    import xarray as xr
 
-def _bound(unbounded: tuple[str, ...], side: str):  # noqa: ANN202
+    from ..closures import AbstractClosure
+
+
+def _bound(unbounded: tuple[str, ...], side: str) -> Callable[[str], float | None]:
     """Argument type of a bound of eq. (16): a finite number, or ``none`` / the infinity on the
     unbounded side (``-inf`` for a lower bound, ``inf`` for an upper one) meaning unbounded."""
 
@@ -46,7 +53,7 @@ _lower_bound = _bound(("-inf", "-infinity"), "lower")
 _upper_bound = _bound(("inf", "+inf", "infinity", "+infinity"), "upper")
 
 
-def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparsers action
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``fit-closures`` and ``evaluate-closures`` sub-commands."""
     p = add_parser(
         subparsers, "fit-closures",
@@ -111,7 +118,7 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparser
     q.set_defaults(func=_evaluate_closures)
 
 
-def _load_closure_arg(text: str):
+def _load_closure_arg(text: str) -> AbstractClosure:
     from ..closures import PairApproximation, SparseApproximation, load_closure
 
     if text == "pair":
@@ -156,13 +163,13 @@ def _check_fit_args(args: argparse.Namespace) -> dict:
     return {"regularization": args.regularization, "features": features}
 
 
-def _load_runs(paths):
+def _load_runs(paths: Sequence[str]) -> list[xr.Dataset]:
     from ..dataset import load_trajectory
 
     return [load_trajectory(p, need_triplets=True) for p in paths]
 
 
-def _name_runs(err: ValueError, paths) -> ValueError:
+def _name_runs(err: ValueError, paths: Sequence[str]) -> ValueError:
     """Replace ``datasets[i]`` in an error message by the file name given on the command line."""
     text = str(err)
     for i, p in enumerate(paths):
@@ -197,7 +204,10 @@ def _fit_closures(args: argparse.Namespace) -> int:
     comp_text = ", ".join(f"{float(x):.4g}" for x in comps)
     if args.family == "optimal":
         b1, b2, d = closure.bounds
-        fmt = lambda v: "unbounded" if math.isinf(v) else f"{v:g}"  # noqa: E731
+
+        def fmt(v: float) -> str:
+            return "unbounded" if math.isinf(v) else f"{v:g}"
+
         print(
             f"optimal closure fitted on {where} (composition x = {comp_text}, "
             f"{source['records']} records), regularization {closure.regularization}: "
@@ -230,7 +240,7 @@ def _fit_closures(args: argparse.Namespace) -> int:
     return 0
 
 
-def _closure_label(closure) -> str:
+def _closure_label(closure: AbstractClosure) -> str:
     from ..closures import ConsistentClosure, OptimalApproximation, PairApproximation, SparseApproximation
 
     if isinstance(closure, PairApproximation):
