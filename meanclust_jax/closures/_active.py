@@ -15,19 +15,24 @@ held-out runs against the number of compositions annealed.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._validate import check_float, check_int
 from ._data import Trajectories, read_runs, trapezoid_weights
 
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from ._data import Runs
+
 #: Strategies of `active_learning_curve`.
 STRATEGIES: tuple[str, ...] = ("qbc", "uniform", "random")
 
 
 def bootstrap_runs(
-    datasets, rng: np.random.Generator, *, windows: int = 4, mixed_lattices: bool = False
+    datasets: Runs, rng: np.random.Generator, *, windows: int = 4, mixed_lattices: bool = False
 ) -> list[Trajectories]:
     """One bootstrap sample of annealing runs, over replicas and time windows.
 
@@ -69,7 +74,7 @@ def bootstrap_runs(
 
 
 def closure_committee(
-    datasets,
+    datasets: Runs,
     members: int = 8,
     *,
     family: str = "consistent",
@@ -218,7 +223,7 @@ def active_learning_curve(
         raise ValueError("test must hold at least one held-out run")
     cache: dict[int, Any] = {}
 
-    def run_of(i: int):
+    def run_of(i: int) -> xr.Dataset:
         if i not in cache:
             x = float(cand[i])
             if isinstance(anneal, Mapping):

@@ -158,7 +158,7 @@ def to_vector(label: str, gamma_row: np.ndarray, xi_row: np.ndarray) -> np.ndarr
     return np.array(out)
 
 
-def exponents_from_table(table) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+def exponents_from_table(table: object) -> tuple[np.ndarray, np.ndarray]:
     """Exponent arrays from the JSON layout ``{"ang:++-": {"gamma": {"++": .., "+-": ..},
     "xi": {"+": .., "-": ..}}, ...}`` (only the concentrations that occur in a type are listed).
 
