@@ -33,8 +33,8 @@ space under the family's constraints (`fit_optimal_closure` with eq. (16), or
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import jax.numpy as jnp
 import numpy as np
@@ -43,13 +43,17 @@ from .._labels import TRIPLETS
 from . import _structure as S
 from ._consistent import QUANTITIES, empirical_quantities, evaluate_features, feature_library
 
+if TYPE_CHECKING:
+    from ._base import AbstractClosure
+    from ._data import Runs, Trajectories
+
 #: The term selectors of `select_terms`.
 METHODS: tuple[str, ...] = ("ols", "ard", "lasso", "rfe")
 #: Names of the packed monomial exponents (γ on pairs, ξ on species).
 MONOMIAL_TERMS: tuple[str, ...] = ("++", "--", "+-", "+", "-")
 
 
-def _require_sklearn():
+def _require_sklearn() -> None:
     try:
         import sklearn  # noqa: F401
     except ImportError:  # pragma: no cover - a declared dependency
@@ -82,7 +86,9 @@ class LogSpaceProblem:
         return self.X if self.X.ndim == 2 else self.X[t]
 
 
-def _flatten_with_groups(runs):
+def _flatten_with_groups(
+    runs: Sequence[Trajectories],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     from ._calibration import flatten_runs
 
     _, C_pair, C_triplet, omega = flatten_runs(runs)
@@ -92,7 +98,7 @@ def _flatten_with_groups(runs):
 
 
 def log_odds_problem(
-    datasets, features: Sequence[str] | None = None, *, mixed_lattices: bool = False
+    datasets: Runs, features: Sequence[str] | None = None, *, mixed_lattices: bool = False
 ) -> LogSpaceProblem:
     """The five log-odds regressions of the consistent closure (targets `QUANTITIES`).
 
@@ -125,7 +131,7 @@ def log_odds_problem(
     )
 
 
-def monomial_problem(datasets, *, mixed_lattices: bool = False) -> LogSpaceProblem:
+def monomial_problem(datasets: Runs, *, mixed_lattices: bool = False) -> LogSpaceProblem:
     """The 16 log-space regressions of the monomial closures: ``log(Ĉ_τ/w)`` on
     ``(log C_++, log C_--, log C_+-, −log C_+, −log C_-)``, candidates the concentrations that
     occur in τ (paper Table I), weights ``ω Ĉ_τ²`` (0 where ``Ĉ_τ`` or a candidate is 0).
@@ -153,7 +159,7 @@ def monomial_problem(datasets, *, mixed_lattices: bool = False) -> LogSpaceProbl
     )
 
 
-def _cv_splits(groups: np.ndarray):
+def _cv_splits(groups: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     from sklearn.model_selection import KFold, LeaveOneGroupOut
 
     if np.unique(groups).size >= 3:
@@ -269,7 +275,7 @@ def _monomial_support_with_pairs(support: np.ndarray) -> np.ndarray:
 
 
 def discover_closure(
-    datasets,
+    datasets: Runs,
     family: str = "consistent",
     method: str = "ard",
     *,
@@ -278,7 +284,7 @@ def discover_closure(
     mixed_lattices: bool = False,
     threshold_lambda: float = 1e4,
     **fit_kwargs: Any,
-):
+) -> tuple[AbstractClosure, np.ndarray]:
     """Select a sparse closure in log space and refit it in linear space under the constraints.
 
     **Arguments:**
@@ -342,7 +348,7 @@ def sparse_discovery_study(
     features: Sequence[str] | None = None,
     tolerance: float = 1e-3,
     fit_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
-    log=None,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Discover sparse closures and measure them by leave-one-composition-out cross-validation.
 
