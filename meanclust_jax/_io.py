@@ -196,7 +196,7 @@ def save_netcdf(ds: xr.Dataset, path: str | os.PathLike[str]) -> None:
         ds.to_netcdf(tmp, engine=engine)
 
 
-def unreadable_file_message(path: str | os.PathLike[str], what: str, err: BaseException | None = None) -> str:  # noqa: ARG001
+def unreadable_file_message(path: str | os.PathLike[str], what: str, err: BaseException | None = None) -> str:  # noqa: ARG001 - err: see docstring
     """The one message for a file that exists but cannot be read: names the file, says whether
     it is empty, and what to do (never the reader library's own error or advice; ``err`` is
     accepted for symmetry and chained by callers that want it)."""

@@ -237,7 +237,7 @@ def _triangular_spacing(structure: ase.Atoms, tol: float) -> float:
 
 def _from_icet(ce: icet.ClusterExpansion, *, plus: str, minus: str, energy_units: str) -> TriangleBondHamiltonian:
     try:
-        import icet  # noqa: F401
+        import icet  # noqa: F401 - is icet installed?
         from ase.data import atomic_numbers
     except ImportError:
         raise ImportError("from_icet needs icet: pip install icet (or the 'icet' extra of meanclust_jax)") from None

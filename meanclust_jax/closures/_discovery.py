@@ -55,7 +55,7 @@ MONOMIAL_TERMS: tuple[str, ...] = ("++", "--", "+-", "+", "-")
 
 def _require_sklearn() -> None:
     try:
-        import sklearn  # noqa: F401
+        import sklearn  # noqa: F401 - is scikit-learn installed?
     except ImportError:  # pragma: no cover - a declared dependency
         raise ImportError(
             "sparse discovery needs scikit-learn: pip install 'scikit-learn>=1.3'"

@@ -80,7 +80,7 @@ def global_phase(
 
 
 def global_sweep(
-    engine: CheckerboardEngine, key: PRNGKeyArray, y: State, T: Float[Array, ""], index: Int[Array, ""]  # noqa: ARG001
+    engine: CheckerboardEngine, key: PRNGKeyArray, y: State, T: Float[Array, ""], index: Int[Array, ""]  # noqa: ARG001 - interface
 ) -> tuple[State, SweepCounts]:
     """``s_a s_b`` global phases, each with its own random class and displacement."""
     keys = jax.random.split(key, engine.layout.n_classes)

@@ -83,7 +83,7 @@ class SequentialEngine(AbstractEngine):
         return m, accept
 
     def sweep(
-        self, key: PRNGKeyArray, state: State, temperature: Float[Array, ""], index: Int[Array, ""]  # noqa: ARG002
+        self, key: PRNGKeyArray, state: State, temperature: Float[Array, ""], index: Int[Array, ""]  # noqa: ARG002 - interface
     ) -> tuple[State, SweepCounts]:
         # index is unused: the sequential engine draws every move at random.
         N = self.neighbours.shape[0]
