@@ -15,7 +15,9 @@ import numpy as np
 from jaxtyping import PRNGKeyArray
 
 
-def _range_text(minimum: float | None, maximum: float | None, *, open_min: bool = False, open_max: bool = False) -> str:
+def _range_text(
+    minimum: int | float | None, maximum: int | float | None, *, open_min: bool = False, open_max: bool = False
+) -> str:
     """``>= 1``, ``> 0``, ``<= 5``, ``in [0, 1]``, ``in (0, 1)`` or ``""`` (no bound)."""
     lo, hi = _number_text(minimum), _number_text(maximum)
     if minimum is not None and maximum is not None:
@@ -27,7 +29,7 @@ def _range_text(minimum: float | None, maximum: float | None, *, open_min: bool 
     return ""
 
 
-def _number_text(v: float | None) -> str:
+def _number_text(v: int | float | None) -> str:
     """Integers exactly (``18446744073709551615``), other numbers with ``:g``."""
     if v is None:
         return ""

@@ -21,13 +21,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from jax import lax
-from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, Shaped
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, Shaped, UInt32
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _PARITY = 0x1BD11BDA
 
 
-def _rotate_left(x: Int[Array, "*shape"], r: int) -> Int[Array, "*shape"]:
+def _rotate_left(x: UInt32[Array, "*shape"], r: int) -> UInt32[Array, "*shape"]:
     return (x << jnp.uint32(r)) | (x >> jnp.uint32(32 - r))
 
 
