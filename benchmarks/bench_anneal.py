@@ -92,7 +92,7 @@ def peak_rss_bytes() -> int:
     return int(r if sys.platform == "darwin" else r * 1024)
 
 
-def first_device(device: str):  # noqa: ANN201 - jax.Device | None
+def first_device(device: str):
     """JAX's first device, or None (with a message) when the requested platform is missing."""
     import jax
 
@@ -127,7 +127,7 @@ def device_meta() -> dict:
     )
 
 
-def initial_batch(L: int, comps: list[float], seed: int = 0):  # noqa: ANN201 - np.ndarray
+def initial_batch(L: int, comps: list[float], seed: int = 0):
     """``(B, L, L)`` int8 ±1 lattices with exactly ``round(x N)`` ``-`` sites each (NumPy
     shuffle: cheap even for 16384² where a JAX permutation would sort 2.7e8 keys)."""
     import numpy as np
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     select_platform(args.device)
     try:
-        import jax
+        import jax  # noqa: F401 - is JAX importable at all?
     except ImportError as e:  # pragma: no cover
         print(f"JAX is not importable: {e}", file=sys.stderr)
         return 2

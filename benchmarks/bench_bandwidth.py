@@ -27,8 +27,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_anneal import (  # noqa: E402
-    RESULTS, device_label, device_meta, first_device, loadavg, select_platform,
+from bench_anneal import (
+    RESULTS,
+    device_label,
+    device_meta,
+    first_device,
+    loadavg,
+    select_platform,
 )
 
 DEFAULT_SIZES_MIB = {"cpu": [2, 16, 64, 256, 1024], "gpu": [64, 256, 1024, 4096]}
@@ -98,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         for r in cands:
             r["mib"] = mib
             rows.append(r)
-            print(f"{r['kernel']:<36}{mib:>7}{r['median_s'] * 1e3:>11.3f}{r['gb_per_s']:>8.2f}{r['best_gb_per_s']:>10.2f}")
+            print(f"{r['kernel']:<36}{mib:>7}{r['median_s'] * 1e3:>11.3f}{r['gb_per_s']:>8.2f}"
+                  f"{r['best_gb_per_s']:>10.2f}")
     meta["loadavg_end"] = loadavg()
     big = [r for r in rows if r["mib"] == max(sizes) and r["kernel"].startswith("jax")]
     summary = dict(largest_mib=max(sizes), jax_gb_per_s=big[0]["gb_per_s"] if big else None)

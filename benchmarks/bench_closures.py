@@ -167,7 +167,8 @@ def main() -> int:
     write_text_atomic(out, json.dumps(result, indent=2) + "\n")
 
     print(f"device: {result['device']}  cpus: {result['cpu_count']}  load: {result['load_average_at_end']}")
-    head = f"{'records':>8} {'cold hard+soft':>15} {'(hard 1st':>10} {'soft 2nd)':>10} {'warm hard':>10} {'warm soft':>10} {'errors':>9} conv"
+    head = (f"{'records':>8} {'cold hard+soft':>15} {'(hard 1st':>10} {'soft 2nd)':>10} {'warm hard':>10} "
+            f"{'warm soft':>10} {'errors':>9} conv")
     print(head)
     for r in rows:
         print(f"{r['records']:>8} {r['cold_both_regularizations_s']:>14.2f}s {r['cold_hard_first_s']:>9.2f}s "

@@ -31,6 +31,7 @@ others are kept) and closures_learning_curve.png; prints tables.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -107,7 +108,8 @@ def loco_table(summary: dict) -> list[str]:
                      + f"   {summary['mean_error']['consistent-LOCO'][i] / pa[i]:>13.3f}")
     for key, fmt in (("wins_over_pa", "{:>16d}"), ("improvement_over_pa", "{:>+15.1f}%"),
                      ("mean_relative_improvement", "{:>+15.1f}%")):
-        lines.append(f"{key[:7]:>7} " + " ".join(fmt.format(summary[key][n]) if n != "PA" else f"{'':>16}" for n in names))
+        lines.append(f"{key[:7]:>7} "
+                     + " ".join(fmt.format(summary[key][n]) if n != "PA" else f"{'':>16}" for n in names))
     return lines
 
 
@@ -195,9 +197,11 @@ def main() -> int:
     if out.is_file():  # keep the sections not run now
         old = json.loads(out.read_text(encoding="utf-8"))
         for key, value in old.items():
-            if key in ("loco", "calibration_time", "sparse_discovery", "active_learning", "closed_ode") and key not in result:
+            if (key in ("loco", "calibration_time", "sparse_discovery", "active_learning", "closed_ode")
+                    and key not in result):
                 result[key] = value
-        result["previous_runs"] = old.get("previous_runs", []) + [{"command": old.get("command"), "loads": old.get("loads")}]
+        result["previous_runs"] = (old.get("previous_runs", [])
+                                   + [{"command": old.get("command"), "loads": old.get("loads")}])
     write_text_atomic(out, json.dumps(result, indent=1) + "\n")
     log(f"wrote {out}")
     return 0
@@ -213,14 +217,16 @@ def _timing(result, runs, size, replicas, data, log) -> None:
         cold = json.loads(subprocess.run([sys.executable, "-c", _COLD_SCRIPT, family, *files], check=True,
                                          capture_output=True, text=True).stdout.strip().splitlines()[-1])
         ds = list(runs[size].values())
-        fit = (lambda: fit_consistent_closure(ds)) if family == "consistent" else (lambda: fit_optimal_closure(ds, "hard"))
+        fit = (functools.partial(fit_consistent_closure, ds) if family == "consistent"
+               else functools.partial(fit_optimal_closure, ds, "hard"))
         fit()
         warm = []
         for _ in range(3):
             t = time.perf_counter()
             fit()
             warm.append(time.perf_counter() - t)
-        timing[family] = {"cold_fit_s": round(cold["fit_s"], 2), "cold_import_and_load_s": round(cold["import_and_load_s"], 2),
+        timing[family] = {"cold_fit_s": round(cold["fit_s"], 2),
+                          "cold_import_and_load_s": round(cold["import_and_load_s"], 2),
                           "warm_median_s": round(float(np.median(warm)), 3), "converged": cold["converged"],
                           "load_before": before, "load_after": load()}
         log(f"calibration {family} on 16 types x {len(files)} compositions of {size}^2: cold {cold['fit_s']:.1f} s "
@@ -297,8 +303,8 @@ def _ode(result, fitted, log) -> None:
     t = time.perf_counter()
     n_solves = n_fail = n_bad_grad = 0
     lo, hi = np.inf, -np.inf
-    for size, closures in fitted.items():
-        for x_out, closure in closures.items():
+    for closures in fitted.values():
+        for closure in closures.values():
             for x in PAPER_COMPOSITIONS:
                 Cs = jnp.array([1 - x, x])
                 C0 = jnp.array([(1 - x) ** 2, x * x, x * (1 - x)])

@@ -62,7 +62,7 @@ def cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def compile_build(L: int, options: dict, temperature: float):  # noqa: ANN201
+def compile_build(L: int, options: dict, temperature: float):
     """AOT-compiled block of sweeps for one build: ``(compiled, state, memory)``."""
     import jax
     import jax.numpy as jnp
@@ -76,8 +76,8 @@ def compile_build(L: int, options: dict, temperature: float):  # noqa: ANN201
     eng = make_parallel_engine(lat, ChargeNeutralityHamiltonian(), "local", **options)
     n_counts = len(sweep_count_names(options.get("reactions", False)))
 
-    def run(key, y, n):  # noqa: ANN001, ANN202
-        def body(t, c):  # noqa: ANN001, ANN202
+    def run(key, y, n):
+        def body(t, c):
             y, acc = c
             y, dn = eng.sweep(jax.random.fold_in(key, t), y, jnp.float32(temperature), t)
             return y, acc + dn
@@ -101,7 +101,7 @@ def compile_build(L: int, options: dict, temperature: float):  # noqa: ANN201
     return compiled, y, memory, compile_s
 
 
-def timed(compiled, y, seed: int, n: int):  # noqa: ANN001, ANN201
+def timed(compiled, y, seed: int, n: int):
     """``(state, wall s, CPU s, accepted fraction)`` of one call of `n` sweeps."""
     import jax
     import jax.numpy as jnp
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"repeat {r}: load {load}  " + "  ".join(
             f"{n} {row[n]['swaps_per_s']:.3g}/s ({row[n]['swaps_per_cpu_s']:.3g}/cpu-s)" for n in names), flush=True)
 
-    def med(f):  # noqa: ANN001, ANN202
+    def med(f):
         return statistics.median(f(row) for row in rounds)
 
     summary = {name: dict(
@@ -179,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'build':<15}{'swaps/s':>12}{'swaps/cpu-s':>14}{'B/site':>9}")
     for name in names:
         s = summary[name]
-        print(f"{name:<15}{s['swaps_per_s']:>12.3g}{s['swaps_per_cpu_s']:>14.3g}{s['device_bytes_per_site'] or float('nan'):>9.3f}")
+        print(f"{name:<15}{s['swaps_per_s']:>12.3g}{s['swaps_per_cpu_s']:>14.3g}"
+              f"{s['device_bytes_per_site'] or float('nan'):>9.3f}")
     print(f"new / old (median of per-repeat ratios): {summary['new_over_old_swaps_per_s']:.2f} (wall), "
           f"{summary['new_over_old_swaps_per_cpu_s']:.2f} (CPU time)")
     print(f"observer overhead: {100 * summary['observer_overhead_swaps_per_s']:.1f} % (wall), "

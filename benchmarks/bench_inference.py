@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "inference_cpu.json"
 
 
-def _median_time(fn, *args, repeats: int = 50) -> float:  # noqa: ANN001
+def _median_time(fn, *args, repeats: int = 50) -> float:
     import jax
 
     times = []
@@ -39,7 +39,7 @@ def _median_time(fn, *args, repeats: int = 50) -> float:  # noqa: ANN001
     return float(np.median(times))
 
 
-def _first_call(fn, *args) -> float:  # noqa: ANN001
+def _first_call(fn, *args) -> float:
     import jax
 
     t = time.perf_counter()
@@ -47,7 +47,7 @@ def _first_call(fn, *args) -> float:  # noqa: ANN001
     return time.perf_counter() - t
 
 
-def _engine_data(args):  # noqa: ANN001, ANN202
+def _engine_data(args):
     """The x = 1/3 trajectory: ``--run`` or a fresh 48x48 anneal (paper schedule, 4 replicas)."""
     import jax
 
@@ -59,7 +59,7 @@ def _engine_data(args):  # noqa: ANN001, ANN202
                      composition=1 / 3, replicas=4, progress=False)
 
 
-def _posterior_benchmark(args, rows) -> dict:  # noqa: ANN001
+def _posterior_benchmark(args, rows) -> dict:
     """ESS/s of NUTS and DR-MH for PA, OA-hard and SA under both likelihoods (issue 10, item 7)."""
     import jax
 
@@ -117,7 +117,8 @@ def _posterior_benchmark(args, rows) -> dict:  # noqa: ANN001
                 min_ess = float(min(table["ess_bulk"].min(), table["ess_tail"].min()))
                 sampling = max(wall - compile_s, 1e-9)
                 row = {"closure": name, "likelihood": likelihood, "sampler": label,
-                       "draws_per_chain": n[sampler], "warmup": w[sampler], "thinning": int(idata.posterior.attrs["thinning"]),
+                       "draws_per_chain": n[sampler], "warmup": w[sampler],
+                       "thinning": int(idata.posterior.attrs["thinning"]),
                        "wall_s": wall, "compile_s": compile_s, "sampling_s": sampling,
                        "min_ess": min_ess, "min_ess_per_s": min_ess / sampling,
                        "max_r_hat": float(table["r_hat"].max()), "converged": conv.converged,
@@ -149,13 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     import meanclust_jax
     from meanclust_jax._io import write_text_atomic
     from meanclust_jax.closures import PairApproximation
-    from meanclust_jax.inference import (
-        PairData,
-        make_problem,
-        rate_posterior_model,
-        sparse_posterior_model,
-    )
-    from meanclust_jax.ode import RATE_NAMES, solve_pairs, sparse_misfit
+    from meanclust_jax.inference import PairData, make_problem
+    from meanclust_jax.ode import solve_pairs, sparse_misfit
 
     meanclust_jax.enable_float64()  # before the first array below
     quick = args.quick

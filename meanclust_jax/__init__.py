@@ -19,22 +19,10 @@ What the paper prints or prescribes (compositions, Table II, ...) is in `meanclu
 
 from __future__ import annotations
 
-from ._version import __version__ as __version__
+from . import concentrations as concentrations, paper as paper, schedules as schedules
 from ._labels import PAIRS as PAIRS, SPECIES as SPECIES, TRIPLETS as TRIPLETS
 from ._precision import enable_float64 as enable_float64
-
-from . import concentrations as concentrations
-from . import paper as paper
-from . import schedules as schedules
-from .concentrations import cluster_concentrations as cluster_concentrations
-from .dataset import load_trajectory as load_trajectory, save_trajectory as save_trajectory
-from .energy import (
-    ChargeNeutralityHamiltonian as ChargeNeutralityHamiltonian,
-    TriangleBondHamiltonian as TriangleBondHamiltonian,
-    total_energy as total_energy,
-)
-from .engine import anneal as anneal
-from .lattice import TriangularLattice as TriangularLattice
+from ._version import __version__ as __version__
 from .closures import (
     AbstractClosure as AbstractClosure,
     ConsistentClosure as ConsistentClosure,
@@ -48,12 +36,14 @@ from .closures import (
     load_closure as load_closure,
     mean_closure_error as mean_closure_error,
 )
-from .ode import (
-    equilibrium_constants as equilibrium_constants,
-    fit_sparse as fit_sparse,
-    solve_pairs as solve_pairs,
-    sparse_solution as sparse_solution,
+from .concentrations import cluster_concentrations as cluster_concentrations
+from .dataset import load_trajectory as load_trajectory, save_trajectory as save_trajectory
+from .energy import (
+    ChargeNeutralityHamiltonian as ChargeNeutralityHamiltonian,
+    TriangleBondHamiltonian as TriangleBondHamiltonian,
+    total_energy as total_energy,
 )
+from .engine import anneal as anneal
 from .inference import (
     DelayedRejectionMH as DelayedRejectionMH,
     RateProblem as RateProblem,
@@ -68,4 +58,11 @@ from .inference import (
     posterior_summary as posterior_summary,
     sample_posterior as sample_posterior,
     save_posterior as save_posterior,
+)
+from .lattice import TriangularLattice as TriangularLattice
+from .ode import (
+    equilibrium_constants as equilibrium_constants,
+    fit_sparse as fit_sparse,
+    solve_pairs as solve_pairs,
+    sparse_solution as sparse_solution,
 )

@@ -16,9 +16,13 @@ nothing of the package above `meanclust_jax._labels`, so every layer may use it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import arviz as az
+    import xarray as xr
 
 #: The value of the global ``Conventions`` attribute.
 CONVENTIONS = "CF-1.10"
@@ -143,7 +147,7 @@ def trajectory_table(energy_units: str = "1") -> dict[str, tuple[str, str]]:
     return {k: (ln, energy_units if u is None else u) for k, (ln, u) in TRAJECTORY.items()}
 
 
-def apply_cf(ds, table: Mapping[str, tuple[str, str]], **global_attrs: Any):  # noqa: ANN001, ANN201
+def apply_cf(ds: xr.Dataset, table: Mapping[str, tuple[str, str]], **global_attrs: Any) -> xr.Dataset:
     """Write ``long_name`` and ``units`` from ``table`` onto every variable and coordinate of ``ds``
     that the table names, and set ``Conventions`` (plus ``global_attrs``) on the dataset.
 
@@ -169,7 +173,7 @@ def apply_cf(ds, table: Mapping[str, tuple[str, str]], **global_attrs: Any):  # 
     return ds
 
 
-def missing_cf(ds) -> list[str]:  # noqa: ANN001
+def missing_cf(ds: xr.Dataset) -> list[str]:
     """Names of the variables and coordinates of ``ds`` that lack ``long_name`` or ``units``."""
     return sorted(str(n) for n, v in ds.variables.items() if not {"long_name", "units"} <= set(v.attrs))
 
@@ -178,7 +182,9 @@ def _time_unit(time_scale: float) -> str:
     return _TIME if time_scale == 1.0 else f"{time_scale:g} {_TIME}"
 
 
-def cf_posterior_attrs(idata, *, time_scale: float = 1.0, groups: Iterable[str] | None = None):  # noqa: ANN001, ANN201
+def cf_posterior_attrs(
+    idata: az.InferenceData, *, time_scale: float = 1.0, groups: Iterable[str] | None = None
+) -> az.InferenceData:
     """Give a rate posterior CF metadata: ``long_name``/``units`` on every variable and coordinate
     the package writes (rates in one over the model's time unit, ``σ`` and log densities
     dimensionless, ``F`` in the time unit), ``Conventions``, and ``time_scale``/``time_units``.

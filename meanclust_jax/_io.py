@@ -12,8 +12,10 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    import xarray as xr
 
 #: How old (seconds) a temporary file of `atomic_path` without a recorded process id must be
 #: before the next write of the same target removes it as an orphan.
@@ -187,14 +189,14 @@ def netcdf_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def save_netcdf(ds, path: str | os.PathLike[str]) -> None:  # noqa: ANN001 - xarray.Dataset
+def save_netcdf(ds: xr.Dataset, path: str | os.PathLike[str]) -> None:
     """Write an ``xarray.Dataset`` to netCDF atomically (temporary file, then rename)."""
     engine = netcdf_engine()
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine=engine)
 
 
-def unreadable_file_message(path: str | os.PathLike[str], what: str, err: BaseException | None = None) -> str:
+def unreadable_file_message(path: str | os.PathLike[str], what: str, err: BaseException | None = None) -> str:  # noqa: ARG001 - err: see docstring
     """The one message for a file that exists but cannot be read: names the file, says whether
     it is empty, and what to do (never the reader library's own error or advice; ``err`` is
     accepted for symmetry and chained by callers that want it)."""
@@ -226,7 +228,7 @@ def existing_file(path: str | os.PathLike[str], what: str) -> Path:
     return p
 
 
-def load_netcdf(path: str | os.PathLike[str], what: str = "netCDF file"):  # noqa: ANN201 - xarray.Dataset
+def load_netcdf(path: str | os.PathLike[str], what: str = "netCDF file") -> xr.Dataset:
     """Load a netCDF file fully into memory (the file is closed on return).
 
     **Raises:**

@@ -4,6 +4,10 @@ instead of failing after minutes with an allocator error (no heavy imports at mo
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import jax
 
 GiB = float(2**30)
 
@@ -24,7 +28,7 @@ def available_host_bytes() -> int | None:
         return None
 
 
-def available_device_bytes(device=None) -> int | None:  # noqa: ANN001 - jax.Device
+def available_device_bytes(device: jax.Device | None = None) -> int | None:
     """Free memory of a JAX accelerator (``bytes_limit - bytes_in_use``), or ``None`` when the
     device does not report it (then host memory is the limit, as on CPU)."""
     import jax

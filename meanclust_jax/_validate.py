@@ -12,9 +12,12 @@ import math
 import numbers
 
 import numpy as np
+from jaxtyping import PRNGKeyArray
 
 
-def _range_text(minimum, maximum, *, open_min: bool = False, open_max: bool = False) -> str:  # noqa: ANN001
+def _range_text(
+    minimum: int | float | None, maximum: int | float | None, *, open_min: bool = False, open_max: bool = False
+) -> str:
     """``>= 1``, ``> 0``, ``<= 5``, ``in [0, 1]``, ``in (0, 1)`` or ``""`` (no bound)."""
     lo, hi = _number_text(minimum), _number_text(maximum)
     if minimum is not None and maximum is not None:
@@ -26,7 +29,7 @@ def _range_text(minimum, maximum, *, open_min: bool = False, open_max: bool = Fa
     return ""
 
 
-def _number_text(v) -> str:  # noqa: ANN001
+def _number_text(v: int | float | None) -> str:
     """Integers exactly (``18446744073709551615``), other numbers with ``:g``."""
     if v is None:
         return ""
@@ -34,7 +37,7 @@ def _number_text(v) -> str:  # noqa: ANN001
 
 
 def check_int(
-    value,  # noqa: ANN001
+    value: object,
     name: str,
     *,
     minimum: int | None = None,
@@ -72,7 +75,7 @@ def check_int(
 
 
 def check_float(
-    value,  # noqa: ANN001
+    value: object,
     name: str,
     *,
     minimum: float | None = None,
@@ -118,7 +121,7 @@ def check_float(
 MAX_SEED = 2**64 - 1
 
 
-def check_seed(seed, name: str = "seed") -> int:  # noqa: ANN001
+def check_seed(seed: object, name: str = "seed") -> int:
     """Check a PRNG seed: an integer in ``[0, 2**64 - 1]`` (`MAX_SEED`).
 
     **Raises:** `ValueError` ``"<name> must be an integer in [0, 18446744073709551615], got ..."``.
@@ -126,7 +129,7 @@ def check_seed(seed, name: str = "seed") -> int:  # noqa: ANN001
     return check_int(seed, name, minimum=0, maximum=MAX_SEED)
 
 
-def seed_key(seed, name: str = "seed"):  # noqa: ANN001, ANN201 - jax.Array
+def seed_key(seed: object, name: str = "seed") -> PRNGKeyArray:
     """A typed JAX key from an integer seed in ``[0, 2**64 - 1]`` (checked by `check_seed`).
 
     For the default threefry implementation the key holds the seed's 64 bits as

@@ -43,9 +43,9 @@ N_TRI_HIST, N_BONDS, N_TRIPLET_CLASSES = 4, 9, 18
 N_COUNTS = 1 + N_TRI_HIST + N_BONDS + N_TRIPLET_CLASSES
 
 _SHAPE_PAIRS = {
-    "lin": [(l, l + 3) for l in range(3)],
-    "ang": [(l, (l + 2) % 6) for l in range(6)],
-    "tri": [(l, (l + 1) % 6) for l in range(6)],
+    "lin": [(i, i + 3) for i in range(3)],
+    "ang": [(i, (i + 2) % 6) for i in range(6)],
+    "tri": [(i, (i + 1) % 6) for i in range(6)],
 }
 _UNORDERED_PER_SITE = {"lin": 3, "ang": 6, "tri": 6}
 

@@ -44,8 +44,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._cf import CONFIGURATION_FLAGS, REFERENCES, apply_cf, trajectory_table
 from ._io import load_netcdf, save_netcdf
@@ -53,10 +55,13 @@ from ._labels import PAIRS, SPECIES, TRIPLETS
 from ._version import __version__
 from .concentrations import concentrations_from_counts, split_counts
 from .energy import energy_from_counts
-from .engine import COEFFICIENTS, REACTANTS, REACTIONS, reaction_statistics
+from .engine import COEFFICIENTS, REACTANTS, REACTIONS, AnnealResult, reaction_statistics
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 
-def to_dataset(result):  # noqa: ANN001, ANN201
+def to_dataset(result: AnnealResult) -> xr.Dataset:
     """Assemble an `xarray.Dataset` from a `meanclust_jax.engine.AnnealResult` (internal; see
     the module docstring)."""
     import xarray as xr
@@ -142,7 +147,7 @@ def to_dataset(result):  # noqa: ANN001, ANN201
     return ds
 
 
-def _reaction_variables(result, n_sites: int) -> dict:  # noqa: ANN001
+def _reaction_variables(result: AnnealResult, n_sites: int) -> dict:
     """The observer's variables (see `meanclust_jax.engine._reactions`); the first record, which
     has no interval, holds 0 (counts, flux) or NaN (rates, concentration)."""
     stats = reaction_statistics(result.reaction_attempts, result.reaction_accepted, result.reaction_moments,
@@ -158,7 +163,7 @@ def _reaction_variables(result, n_sites: int) -> dict:  # noqa: ANN001
     return out
 
 
-def save_trajectory(ds, path: str | os.PathLike[str]) -> None:  # noqa: ANN001
+def save_trajectory(ds: xr.Dataset, path: str | os.PathLike[str]) -> None:
     """Write a trajectory Dataset to netCDF atomically.
 
     **Raises:** `ValueError` if the folder of `path` does not exist or is not writable.
@@ -166,7 +171,7 @@ def save_trajectory(ds, path: str | os.PathLike[str]) -> None:  # noqa: ANN001
     save_netcdf(ds, path)
 
 
-def load_trajectory(path: str | os.PathLike[str], *, need_triplets: bool = False):  # noqa: ANN201
+def load_trajectory(path: str | os.PathLike[str], *, need_triplets: bool = False) -> xr.Dataset:
     """Load a trajectory written by `save_trajectory` (fully into memory) and validate it.
 
     **Arguments:**
@@ -198,7 +203,9 @@ def load_trajectory(path: str | os.PathLike[str], *, need_triplets: bool = False
 _VARIABLES = {"C_single": ("species", SPECIES), "C_pair": ("pair", PAIRS), "C_triplet": ("triplet", TRIPLETS)}
 
 
-def check_concentrations(name: str, values, *, last: int | None = None, positive: bool = False) -> np.ndarray:  # noqa: ANN001
+def check_concentrations(
+    name: str, values: ArrayLike, *, last: int | None = None, positive: bool = False
+) -> np.ndarray:
     """Check that ``values`` are finite concentrations in ``[0, 1]`` (``(0, 1]`` if ``positive``).
 
     **Arguments:**
@@ -289,7 +296,7 @@ class Trajectories:
         return int(self.C_pair.shape[0])
 
 
-def read_trajectories(dataset, *, need_triplets: bool = True, name: str = "dataset") -> Trajectories:  # noqa: ANN001
+def read_trajectories(dataset: xr.Dataset, *, need_triplets: bool = True, name: str = "dataset") -> Trajectories:
     """Extract and check the concentrations of an annealing trajectory (the one reader).
 
     The dataset has a one-dimensional coordinate ``time`` (sweeps) and variables
@@ -376,7 +383,7 @@ def read_trajectories(dataset, *, need_triplets: bool = True, name: str = "datas
     )
 
 
-def _composition(dataset, C_single: np.ndarray) -> float:  # noqa: ANN001
+def _composition(dataset: xr.Dataset, C_single: np.ndarray) -> float:
     """Nominal composition: the mean of a ``composition`` data variable (the engine stores one
     per replica), else a scalar ``attrs["composition"]``, else the mean recorded ``C_-``."""
     if "composition" in dataset.data_vars:

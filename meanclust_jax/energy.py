@@ -24,12 +24,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING
 
 import jax.numpy as jnp
 import numpy as np
 
 from ._custom_types import Array, Configuration, Float, Int
 from .lattice import NEIGHBOUR_VECTORS, TriangularLattice
+
+if TYPE_CHECKING:
+    import ase
+    import icet
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,7 +147,7 @@ class TriangleBondHamiltonian:
     @classmethod
     def from_icet(
         cls,
-        cluster_expansion,  # noqa: ANN001 - icet.ClusterExpansion
+        cluster_expansion: icet.ClusterExpansion,
         *,
         plus: str = "Mn",
         minus: str = "Li",
@@ -212,7 +217,7 @@ def _finite(value: object, name: str) -> float:
     return v
 
 
-def _triangular_spacing(structure, tol: float) -> float:  # noqa: ANN001 - ase.Atoms
+def _triangular_spacing(structure: ase.Atoms, tol: float) -> float:
     """Nearest-neighbour distance of a one-site primitive structure whose lattice is 2-D triangular."""
     cell = np.asarray(structure.cell.array, dtype=float)
     coeffs = np.array([c for c in np.ndindex(5, 5, 5) if any(c[i] != 2 for i in range(3))]) - 2
@@ -230,9 +235,9 @@ def _triangular_spacing(structure, tol: float) -> float:  # noqa: ANN001 - ase.A
     return d
 
 
-def _from_icet(ce, *, plus: str, minus: str, energy_units: str):  # noqa: ANN001, ANN202
+def _from_icet(ce: icet.ClusterExpansion, *, plus: str, minus: str, energy_units: str) -> TriangleBondHamiltonian:
     try:
-        import icet  # noqa: F401
+        import icet  # noqa: F401 - is icet installed?
         from ase.data import atomic_numbers
     except ImportError:
         raise ImportError("from_icet needs icet: pip install icet (or the 'icet' extra of meanclust_jax)") from None
@@ -374,7 +379,7 @@ class ChargeNeutralityHamiltonian(TriangleBondHamiltonian):
         return out
 
 
-def from_icet(cluster_expansion, *, plus: str = "Mn", minus: str = "Li",  # noqa: ANN001
+def from_icet(cluster_expansion: icet.ClusterExpansion, *, plus: str = "Mn", minus: str = "Li",
               energy_units: str = "eV") -> TriangleBondHamiltonian:
     """`TriangleBondHamiltonian.from_icet` as a function (same arguments, result and errors)."""
     return _from_icet(cluster_expansion, plus=plus, minus=minus, energy_units=energy_units)
@@ -395,11 +400,17 @@ def triangle_histogram(sigma: Configuration) -> Int[Array, "*batch 4"]:
     **Returns:** int32 array ``(*batch, 4)`` summing to ``2N``.
     """
     m = _minus(sigma)
-    r = lambda x, da, db: jnp.roll(x, (-da, -db), axis=(-2, -1))  # noqa: E731  value at i + v
+
+    def r(x: Int[Array, "*batch rows cols"], da: int, db: int) -> Int[Array, "*batch rows cols"]:
+        return jnp.roll(x, (-da, -db), axis=(-2, -1))  # value at i + v
+
     up = m + r(m, 1, 0) + r(m, 0, 1)
     down = r(m, 1, 0) + r(m, 0, 1) + r(m, 1, 1)
     n = jnp.arange(4)
-    count = lambda t: jnp.sum(t[..., None] == n, axis=(-3, -2), dtype=jnp.int32)  # noqa: E731
+
+    def count(t: Int[Array, "*batch rows cols"]) -> Int[Array, "*batch 4"]:
+        return jnp.sum(t[..., None] == n, axis=(-3, -2), dtype=jnp.int32)
+
     return count(up) + count(down)
 
 
@@ -498,6 +509,9 @@ def swap_energy_change(
     if hamiltonian.has_bonds:
         nb = lat.neighbour_table()
         bonds = {tuple(sorted((int(x), int(y)))) for x in (i, j) for y in nb[x]}
-        btype = lambda a, b: 2 if a != b else (0 if a > 0 else 1)  # noqa: E731
+
+        def btype(a: np.integer, b: np.integer) -> int:
+            return 2 if a != b else (0 if a > 0 else 1)
+
         dE += float(sum(J[btype(after[x], after[y])] - J[btype(flat[x], flat[y])] for x, y in bonds))
     return dE

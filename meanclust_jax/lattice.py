@@ -55,7 +55,7 @@ def _periodic_distance(da: int, db: int, rows: int, cols: int) -> int:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def global_residues(sa: int, sb: int) -> tuple[tuple[int, int], ...]:
     """Displacement residues ``δ`` (mod ``(sa, sb)``) allowed in a global-swap phase.
 

@@ -224,7 +224,8 @@ def _numbers() -> dict:
         "errors": {lab: {"PA": [1e-3] * 16, f"OA-hard-{lab}": [1e-6] * 16, "SA": [1e-6] * 16}
                    for lab in ("1/3", "1/2")},
         "compositions": xs,
-        "mean_error": {"PA": pa.tolist(), "OA-hard-1/3": oa13.tolist(), "OA-soft-1/3": np.where(near, 5e-6, 1e-4).tolist(),
+        "mean_error": {"PA": pa.tolist(), "OA-hard-1/3": oa13.tolist(),
+                       "OA-soft-1/3": np.where(near, 5e-6, 1e-4).tolist(),
                        "OA-hard-1/2": (0.5 * oa13).tolist(), "SA": np.where(near, 2e-5, 1e-5).tolist()},
         "improvement_over_pa": {"SA": 36.0}, "mean_relative_improvement": {"SA": 30.0},
         "improvement_se": {"SA": None},
@@ -309,7 +310,8 @@ def test_fig9_verdict_counts_types_at_a_hundredfold(n_good, verdict):
     assert _verdicts(n)["fig9/1/3"] == verdict
 
 
-@pytest.mark.parametrize(("q", "verdict"), [(1 + Q_TOLERANCE - 0.01, "reproduced"), (1 + Q_TOLERANCE + 0.01, "not reproduced")])
+@pytest.mark.parametrize(("q", "verdict"),
+                         [(1 + Q_TOLERANCE - 0.01, "reproduced"), (1 + Q_TOLERANCE + 0.01, "not reproduced")])
 def test_q2_q4_verdict_flips_at_its_tolerance(q, verdict):
     n = _numbers()
     n["Q_hat"]["OA-hard-1/2"] = [0.5, q, 0.5, 2 - q]
@@ -347,7 +349,8 @@ def test_rate_uncertainty_uses_converged_posteriors_only(spread, converged, verd
         assert "at most 2% of their mean" in reason
 
 
-@pytest.mark.parametrize(("rel", "verdict"), [(NO_UNCERTAINTY - 0.01, "reproduced"), (NO_UNCERTAINTY + 0.01, "not reproduced")])
+@pytest.mark.parametrize(("rel", "verdict"),
+                         [(NO_UNCERTAINTY - 0.01, "reproduced"), (NO_UNCERTAINTY + 0.01, "not reproduced")])
 def test_sa_certainty_from_a_converged_posterior(rel, verdict):
     n = _numbers()
     rows = {f"alpha[{a}]": {"mean": -0.1, "sd": 0.1 * rel} for a in ("alpha1", "alpha2")}
@@ -384,8 +387,8 @@ def test_rate_numbers_use_the_engine_checker_on_measured_rates_and_converged_pos
 
     seen = []
     fake = types.SimpleNamespace(
-        time_averaged_rates=lambda ds: {"rate": np.arange(1.0, 9.0), "se": np.full(8, 0.1)},
-        check_pa_statement=lambda rate, se: seen.append(np.asarray(rate)) or {"k7_gt_k5": "holds"},
+        time_averaged_rates=lambda _ds: {"rate": np.arange(1.0, 9.0), "se": np.full(8, 0.1)},
+        check_pa_statement=lambda rate, _se: seen.append(np.asarray(rate)) or {"k7_gt_k5": "holds"},
     )
     monkeypatch.setitem(__import__("sys").modules, "meanclust_jax.reports.reaction_rates", fake)
     monkeypatch.setattr(reports, "reaction_rates", fake, raising=False)
@@ -411,7 +414,7 @@ def test_protocols_validate_their_settings():
         Protocol("p", "", 30, moves="global")  # 30x30 cannot host global swaps
 
 
-def _fails_fast(args: list[str], capsys, match: str) -> None:  # noqa: ANN001
+def _fails_fast(args: list[str], capsys, match: str) -> None:
     t0 = time.perf_counter()
     rc = main(["audit", *args])
     assert rc == 2

@@ -50,7 +50,7 @@ def files(tmp_path_factory):
     good = closure.to_json_dict()
     (d / "pa.json").write_text(json.dumps(good))
 
-    def variant(name, edit):  # noqa: ANN001, ANN202
+    def variant(name, edit):
         data = json.loads(json.dumps(good))
         edit(data)
         (d / name).write_text(json.dumps(data))
@@ -58,7 +58,7 @@ def files(tmp_path_factory):
     variant("null_exponent.json", lambda x: x["exponents"]["lin:+++"]["gamma"].update({"++": None}))
     variant("list_exponent.json", lambda x: x["exponents"]["lin:+++"]["xi"].update({"+": [1.0]}))
 
-    def negative_gamma(x):  # noqa: ANN001, ANN202
+    def negative_gamma(x):
         x["bounds"] = {"beta1": 0.0, "beta2": 2.0, "delta": 2.0}
         x["exponents"]["lin:+++"]["gamma"]["++"] = -0.5
         x["exponents"]["lin:+++"]["xi"]["+"] = -1.5
@@ -224,7 +224,7 @@ def test_cli_refuses(files, tmp_path, argv, fragments, existing):
     assert _state(out) == before  # nothing created, changed or removed
 
 
-def test_cli_unwritable_out_folder(files, tmp_path):
+def test_cli_unwritable_out_folder(files):
     """A folder the process cannot write (here a read-only system folder) is found before work."""
     folder = Path("/sys")
     if not folder.is_dir():
@@ -242,24 +242,24 @@ def test_cli_table_is_large_enough():
 # --------------------------------------------------------------------------- the API table
 
 
-def _pairdata(C_pair=None, C_single=(2 / 3, 1 / 3)):  # noqa: ANN001, ANN202
+def _pairdata(C_pair=None, C_single=(2 / 3, 1 / 3)):
     t = np.linspace(0.0, 10.0, 4)
     C = np.tile([0.4, 0.1, 0.25], (4, 1)) if C_pair is None else C_pair
     return mc.inference.PairData(t, np.asarray(C_single), np.asarray(C, dtype=float))
 
 
-def _problem():  # noqa: ANN202
+def _problem():
     return mc.inference.make_problem(_pairdata(), mc.closures.PairApproximation())
 
 
-def _anneal(**kw):  # noqa: ANN003, ANN202
+def _anneal(**kw):
     args = dict(schedule=mc.schedules.constant(1.0, 2), composition=1 / 3, progress=False)
     args.update(kw)
     key = args.pop("key", 0)
     return mc.anneal(key, mc.TriangularLattice(12, 12), **args)
 
 
-def _load_bad_closure(files, name):  # noqa: ANN001, ANN202
+def _load_bad_closure(files, name):
     return mc.closures.load_closure(files / name)
 
 

@@ -22,6 +22,7 @@ from meanclust_jax.closures import (
     OptimalApproximation,
     PairApproximation,
     SparseApproximation,
+    _structure as S,
     closure_errors,
     closure_kinds,
     constraint_violation,
@@ -30,8 +31,7 @@ from meanclust_jax.closures import (
     project_exponents,
     register_closure,
 )
-from meanclust_jax.closures import _structure as S
-from meanclust_jax.closures._base import _REGISTRY as _closure_registry
+from meanclust_jax.closures._base import _REGISTRY as _CLOSURE_REGISTRY
 from meanclust_jax.closures._projection import check_feasible, packed_bounds, project_packed
 
 # A generic, correlated state: C_+ = 0.6, C_+- = 0.15 → C_++ = 0.45, C_-- = 0.25.
@@ -302,10 +302,11 @@ BOUNDS = {"hard": (0.0, 2.0, 2.0), "soft": (-math.inf, math.inf, 6.0), "custom":
 def _qp_projection(y, sign, lower, upper):
     """Reference: the projection as a QP solved by SciPy SLSQP."""
     m = sign != 0
-    bnds = [(None if not np.isfinite(lo) else lo, None if not np.isfinite(hi) else hi) for lo, hi in zip(lower[m], upper[m], strict=True)]
+    bnds = [(None if not np.isfinite(lo) else lo, None if not np.isfinite(hi) else hi)
+            for lo, hi in zip(lower[m], upper[m], strict=True)]
     res = scipy.optimize.minimize(
         lambda v: 0.5 * np.sum((v - y[m]) ** 2), np.clip(y[m], -3, 3), jac=lambda v: v - y[m], method="SLSQP",
-        bounds=bnds, constraints=[{"type": "eq", "fun": lambda v: sign[m] @ v - 1, "jac": lambda v: sign[m]}],
+        bounds=bnds, constraints=[{"type": "eq", "fun": lambda v: sign[m] @ v - 1, "jac": lambda _: sign[m]}],
         options={"ftol": 1e-15, "maxiter": 500},
     )
     out = np.zeros(5)
@@ -441,7 +442,7 @@ def test_registry_loads_a_new_closure_family(tmp_path):
         with pytest.raises(ValueError, match="not a subclass of AbstractClosure"):
             register_closure(dict)
     finally:
-        _closure_registry.pop("test-half-pair", None)
+        _CLOSURE_REGISTRY.pop("test-half-pair", None)
     (tmp_path / "half.json").write_text(json.dumps({"kind": "test-half-pair", "factor": 0.5}))
     with pytest.raises(ValueError, match=r'"kind" must be one of \[.*optimal.*\]'):
         load_closure(tmp_path / "half.json")

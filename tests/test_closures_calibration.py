@@ -16,11 +16,12 @@ from meanclust_jax._labels import TRIPLETS
 from meanclust_jax.closures import (
     REGULARIZATIONS,
     OptimalApproximation,
+    SparseApproximation,
+    _structure as S,
     constraint_violation,
     fit_optimal_closure,
     project_exponents,
 )
-from meanclust_jax.closures import _structure as S
 
 OPEN = [t for t, lab in enumerate(TRIPLETS) if not lab.startswith("tri")]
 
@@ -139,7 +140,5 @@ def test_custom_bounds_and_errors(anneal13):
     with pytest.raises(ValueError, match="num_starts"):
         fit_optimal_closure(anneal13, "hard", num_starts=0)
 
-
-from meanclust_jax.closures import SparseApproximation  # noqa: E402
 
 S_SPARSE = SparseApproximation()

@@ -52,7 +52,7 @@ def test_fit_closures_cli(runs, tmp_path, capsys):
     assert mean_closure_error(closure, ds) <= mean_closure_error(PairApproximation(), ds) * 2
 
 
-def test_fit_closures_cli_soft_and_bound_override(runs, tmp_path, capsys):
+def test_fit_closures_cli_soft_and_bound_override(runs, tmp_path):
     path, _ = runs[0.5]
     out = tmp_path / "soft.json"
     assert main(["fit-closures", str(path), "--regularization", "soft", "--delta", "3", "--out", str(out)]) == 0

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from test_closures_helpers import make_dataset
 
-from meanclust_jax.closures import ConsistentClosure, OptimalApproximation, feature_library
-from meanclust_jax.closures import _structure as S
+from meanclust_jax.closures import ConsistentClosure, OptimalApproximation, _structure as S, feature_library
 from meanclust_jax.closures._discovery import (
     discover_closure,
     log_odds_problem,

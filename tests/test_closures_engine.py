@@ -28,7 +28,8 @@ if not hasattr(engine, "anneal"):  # pragma: no cover - engine not written yet
 OPEN = [t for t, lab in enumerate(TRIPLETS) if not lab.startswith("tri")]
 
 #: A short version of the paper's stepwise cooling through the ordering (T in energy units).
-STEPS = [(1.0, 10), (0.6, 10), (0.4, 10), (0.3, 10), (0.25, 10), (0.2, 10), (0.17, 10), (0.14, 10), (0.11, 10), (0.08, 10)]
+STEPS = [(1.0, 10), (0.6, 10), (0.4, 10), (0.3, 10), (0.25, 10), (0.2, 10), (0.17, 10), (0.14, 10), (0.11, 10),
+         (0.08, 10)]
 
 
 @pytest.fixture(scope="module")

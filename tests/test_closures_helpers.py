@@ -196,8 +196,7 @@ def slsqp_objectives(dataset, bounds, num_random: int = 6, seed: int = 1) -> np.
     parameter vector ``V_τ`` with SciPy's bounds and equality constraint."""
     import scipy.optimize
 
-    from meanclust_jax.closures import PairApproximation, SparseApproximation
-    from meanclust_jax.closures import _structure as S
+    from meanclust_jax.closures import PairApproximation, SparseApproximation, _structure as S
 
     b1, b2, d = bounds
     ds = dataset
@@ -217,8 +216,10 @@ def slsqp_objectives(dataset, bounds, num_random: int = 6, seed: int = 1) -> np.
         cols = [("++", "--", "+-").index(n) if kind == "gamma" else ("+", "-").index(n) for kind, n in names]
         kinds = [kind for kind, _ in names]
         sign = np.array([1.0 if kind == "gamma" else -1.0 for kind in kinds])
-        logs = [np.log(np.where(Cp[..., c] > 0, Cp[..., c], 1.0)) if kind == "gamma" else np.log(Cs[..., c]) for kind, c in zip(kinds, cols, strict=True)]
-        zero = [(Cp[..., c] == 0) if kind == "gamma" else np.zeros_like(Cs[..., 0], bool) for kind, c in zip(kinds, cols, strict=True)]
+        logs = [np.log(np.where(Cp[..., c] > 0, Cp[..., c], 1.0)) if kind == "gamma" else np.log(Cs[..., c])
+                for kind, c in zip(kinds, cols, strict=True)]
+        zero = [(Cp[..., c] == 0) if kind == "gamma" else np.zeros_like(Cs[..., 0], bool)
+                for kind, c in zip(kinds, cols, strict=True)]
         L = np.stack(logs, -1) * sign
         Z = np.stack(zero, -1)
         target = Ct[..., k]
@@ -234,7 +235,8 @@ def slsqp_objectives(dataset, bounds, num_random: int = 6, seed: int = 1) -> np.
 
         lo = np.array([0.0 if kd == "gamma" else b1 for kd in kinds])
         hi = np.array([d if kd == "gamma" else b2 for kd in kinds])
-        scipy_bounds = [(None if not np.isfinite(a) else a, None if not np.isfinite(b) else b) for a, b in zip(lo, hi, strict=True)]
+        scipy_bounds = [(None if not np.isfinite(a) else a, None if not np.isfinite(b) else b)
+                        for a, b in zip(lo, hi, strict=True)]
         starts = [pa[label], sa[label]] + [
             rng.uniform(np.where(np.isfinite(lo), lo, -2), np.where(np.isfinite(hi), hi, 2)) for _ in range(num_random)
         ]
@@ -242,7 +244,7 @@ def slsqp_objectives(dataset, bounds, num_random: int = 6, seed: int = 1) -> np.
         for x0 in starts:
             res = scipy.optimize.minimize(
                 J, np.clip(x0, lo, hi), jac=dJ, method="SLSQP", bounds=scipy_bounds,
-                constraints=[{"type": "eq", "fun": lambda v, s=sign: s @ v - 1, "jac": lambda v, s=sign: s}],
+                constraints=[{"type": "eq", "fun": lambda v, s=sign: s @ v - 1, "jac": lambda _, s=sign: s}],
                 options={"ftol": 1e-15, "maxiter": 1000},
             )
             v = np.clip(res.x, lo, hi)

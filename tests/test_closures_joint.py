@@ -31,7 +31,8 @@ engine = pytest.importorskip("meanclust_jax.engine")
 
 XS = (0.3, 1 / 3, 0.42, 0.5, 0.64)
 #: A short stepwise cooling through the ordering (T in energy units), as in test_closures_engine.
-STEPS = [(1.0, 10), (0.6, 10), (0.4, 10), (0.3, 10), (0.25, 10), (0.2, 10), (0.17, 10), (0.14, 10), (0.11, 10), (0.08, 10)]
+STEPS = [(1.0, 10), (0.6, 10), (0.4, 10), (0.3, 10), (0.25, 10), (0.2, 10), (0.17, 10), (0.14, 10), (0.11, 10),
+         (0.08, 10)]
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +130,7 @@ def test_leave_one_composition_out_layout_and_numbers(anneals, loco):
 
 
 @pytest.mark.slow
-def test_closed_ode_with_the_consistent_closure_is_well_posed_and_differentiable(loco, getkey):
+def test_closed_ode_with_the_consistent_closure_is_well_posed_and_differentiable(loco):
     """Every closure calibrated here (one per held-out composition) and closures with large
     random coefficients, with random rates spanning two decades: the pair concentrations stay
     in [0, 1] (the closure's triplets vanish with the pairs they contain, so the simplex is
@@ -168,7 +169,8 @@ def test_closed_ode_with_the_consistent_closure_is_well_posed_and_differentiable
 def test_bad_input_raises_naming_the_parameter(anneals):
     a, b = anneals[1 / 3], anneals[0.5].copy()
     b.attrs = dict(b.attrs, rows=48, cols=48)
-    for fit in (lambda d, **k: fit_consistent_closure(d, **k), lambda d, **k: fit_optimal_closure(d, "hard", num_starts=2, **k)):
+    for fit in (lambda d, **k: fit_consistent_closure(d, **k),
+                lambda d, **k: fit_optimal_closure(d, "hard", num_starts=2, **k)):
         with pytest.raises(ValueError, match="mixed_lattices"):
             fit([a, b])
     c, _ = fit_consistent_closure([a, b], mixed_lattices=True)
@@ -229,7 +231,8 @@ def test_fit_and_evaluate_closures_cli_joint(anneals, run_files, tmp_path, capsy
     assert set(data["mean_error"]) == {"consistent", "PA"}
     for i, x in enumerate((1 / 3, 0.5, 0.64)):
         assert data["mean_error"]["consistent"][i] == pytest.approx(mean_closure_error(closure, anneals[x]), rel=1e-12)
-        assert data["mean_error"]["PA"][i] == pytest.approx(mean_closure_error(PairApproximation(), anneals[x]), rel=1e-12)
+        expected = mean_closure_error(PairApproximation(), anneals[x])
+        assert data["mean_error"]["PA"][i] == pytest.approx(expected, rel=1e-12)
 
 
 def test_fit_closures_cli_errors(anneals, run_files, tmp_path, capsys):

@@ -59,7 +59,8 @@ def test_normalisation_identities_batch():
     np.testing.assert_allclose(p[:, 0] + p[:, 1] + 2 * p[:, 2], 1, atol=1e-12)
     t = c["C_triplet"]
     for o, w in ((0, 0.2), (6, 0.4)):
-        np.testing.assert_allclose(t[:, o] + t[:, o + 1] + 2 * t[:, o + 2] + 2 * t[:, o + 3] + t[:, o + 4] + t[:, o + 5], w, atol=1e-12)
+        total = t[:, o] + t[:, o + 1] + 2 * t[:, o + 2] + 2 * t[:, o + 3] + t[:, o + 4] + t[:, o + 5]
+        np.testing.assert_allclose(total, w, atol=1e-12)
     np.testing.assert_allclose(t[:, 12] + t[:, 13] + 3 * t[:, 14] + 3 * t[:, 15], 0.4, atol=1e-12)
 
 

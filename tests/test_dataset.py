@@ -11,8 +11,8 @@ import xarray as xr
 from test_closures_helpers import make_dataset
 
 from meanclust_jax._io import save_netcdf
-from meanclust_jax.closures import PairApproximation, closure_errors
 from meanclust_jax.cli import main
+from meanclust_jax.closures import PairApproximation, closure_errors
 from meanclust_jax.dataset import Trajectories, load_trajectory, read_trajectories
 from meanclust_jax.inference import PairData
 

@@ -73,7 +73,7 @@ DRAM = dict(variant="dram")
 
 
 @pytest.mark.parametrize("kwargs", [PAPER, DRAM], ids=["paper", "dram"])
-def test_correlated_gaussian(kwargs):  # noqa: ANN001
+def test_correlated_gaussian(kwargs):
     kernel = DelayedRejectionMH(_gauss_model, **kwargs)
     mcmc = MCMC(kernel, num_warmup=500, num_samples=20000, num_chains=4,
                 chain_method="vectorized", progress_bar=False)
@@ -99,7 +99,7 @@ def test_correlated_gaussian(kwargs):  # noqa: ANN001
      dict(variant="dram"), dict(variant="dram", space="constrained")],
     ids=["paper-constrained", "dram-unconstrained", "dram-constrained"],
 )
-def test_bounded_positive_target(kwargs):  # noqa: ANN001
+def test_bounded_positive_target(kwargs):
     """Constrained-space walk: proposals outside the support are rejected, no Jacobian; the
     unconstrained walk includes NumPyro's log-Jacobian."""
     kernel = DelayedRejectionMH(_bounded_model, **kwargs)
@@ -114,7 +114,7 @@ def test_bounded_positive_target(kwargs):  # noqa: ANN001
 
 @pytest.mark.parametrize("kwargs", [dict(variant="paper", first_scale=1.0, second_scale=0.2), DRAM],
                          ids=["paper", "dram"])
-def test_unconstrained_space_simplex(kwargs):  # noqa: ANN001
+def test_unconstrained_space_simplex(kwargs):
     """``space="unconstrained"`` handles supports without interior (a simplex)."""
 
     def model() -> None:
@@ -133,7 +133,7 @@ def test_unconstrained_space_simplex(kwargs):  # noqa: ANN001
 def test_first_stage_almost_always_rejects_but_second_stage_mixes():
     target_sd = 0.05
 
-    def potential(z):  # noqa: ANN001, ANN202
+    def potential(z):
         return 0.5 * jnp.sum((z / target_sd) ** 2)
 
     kernel = DelayedRejectionMH(potential_fn=potential, first_scale=20.0, second_scale=0.1,
@@ -150,9 +150,10 @@ def test_first_stage_almost_always_rejects_but_second_stage_mixes():
         assert _ess(z[..., i]) > 500
 
 
-def _hand_alpha2(x, y1, y2, s1, logp):  # noqa: ANN001, ANN202
+def _hand_alpha2(x, y1, y2, s1, logp):
     """Eq. (24) written out with NumPy for uniform proposals."""
-    p = lambda v: np.exp(logp(v))  # noqa: E731
+    def p(v):
+        return np.exp(logp(v))
     a1_x = min(1.0, p(y1) / p(x))
     a1_y2 = min(1.0, p(y1) / p(y2))
     vol = np.prod(2 * s1)
@@ -164,17 +165,19 @@ def _hand_alpha2(x, y1, y2, s1, logp):  # noqa: ANN001, ANN202
 
 
 def test_two_stage_acceptance_matches_hand_computation():
-    def logp(v):  # noqa: ANN001, ANN202
+    def logp(v):
         v = np.asarray(v)
         return -0.5 * (v[0] ** 2 + 4 * v[1] ** 2 + v[0] * v[1])
 
-    logp_jax = lambda v: -0.5 * (v[0] ** 2 + 4 * v[1] ** 2 + v[0] * v[1])  # noqa: E731
+    def logp_jax(v):
+
+        return -0.5 * (v[0] ** 2 + 4 * v[1] ** 2 + v[0] * v[1])
     s1 = np.array([1.5, 1.0])
     s2 = np.array([0.3, 0.2])
     rng = np.random.default_rng(7)
     transition = jax.jit(lambda x, d: drmh_transition(drmh_init(x, logp_jax), d, logp_jax, s1, s2))
     checked = {"accept2": 0, "reject2": 0, "indicator_zero": 0}
-    for trial in range(40):
+    for _ in range(40):
         x = rng.normal(size=2) * 0.3
         draws = DRMHDraws(
             xi1=jnp.asarray(rng.uniform(-1, 1, 2)),
@@ -202,7 +205,8 @@ def test_two_stage_acceptance_matches_hand_computation():
 
 def test_first_stage_proposal_density_ratio_is_included():
     """If y1 cannot be proposed from y2 (|y1 − y2| > σ1) the second stage must reject."""
-    logp = lambda v: -0.5 * jnp.sum(v**2)  # noqa: E731
+    def logp(v):
+        return -0.5 * jnp.sum(v**2)
     s1, s2 = jnp.array([1.0]), jnp.array([0.5])
     x = jnp.array([0.0])
     draws = DRMHDraws(xi1=jnp.array([0.99]), u1=jnp.asarray(0.9999),
@@ -217,7 +221,7 @@ def test_first_stage_proposal_density_ratio_is_included():
 
 
 def test_same_key_same_chain_and_vectorized_equals_sequential():
-    def run(chain_method):  # noqa: ANN001, ANN202
+    def run(chain_method):
         kernel = DelayedRejectionMH(_gauss_model, first_scale=2.0, second_scale=0.4, variant="paper",
                                     init_strategy=init_to_value(values={"x": jnp.zeros(2)}))
         mcmc = MCMC(kernel, num_warmup=10, num_samples=300, num_chains=2,
@@ -228,7 +232,8 @@ def test_same_key_same_chain_and_vectorized_equals_sequential():
     a, c = run("vectorized"), run("sequential")
     np.testing.assert_allclose(a, c, rtol=1e-13)
     # The pure core is deterministic too.
-    logp = lambda v: -0.5 * jnp.sum(v**2)  # noqa: E731
+    def logp(v):
+        return -0.5 * jnp.sum(v**2)
     st = drmh_init(jnp.ones(3), logp)
     s1 = drmh_step(jax.random.key(5), st, logp, 1.0, 0.1)
     s2 = drmh_step(jax.random.key(5), st, logp, 1.0, 0.1)
@@ -262,7 +267,7 @@ def test_default_scales_are_paper_fractions_of_init():
         (dict(initial_covariance=np.eye(2), variant="paper"), "applies to variant='dram' only"),
     ],
 )
-def test_bad_kernel_arguments(kwargs, match):  # noqa: ANN001
+def test_bad_kernel_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         DelayedRejectionMH(_gauss_model, **kwargs)
 
@@ -293,18 +298,21 @@ def test_core_state_is_a_namedtuple():
 
 def test_dram_second_stage_matches_hand_computation():
     """Tierney–Mira with Gaussian first-stage densities ``q1(y1 | ·) = N(y1; ·, C)``."""
-    logp = lambda v: -0.5 * (v[0] ** 2 + 4 * v[1] ** 2 + v[0] * v[1])  # noqa: E731
+    def logp(v):
+        return -0.5 * (v[0] ** 2 + 4 * v[1] ** 2 + v[0] * v[1])
     C = np.array([[2.0, 0.6], [0.6, 1.0]])
     L = np.linalg.cholesky(C)
     gamma = 0.2
     rng = np.random.default_rng(3)
     step = jax.jit(lambda x, d: dram_transition(drmh_init(x, logp), d, logp, jnp.asarray(L), gamma))
 
-    def q1(y, center):  # noqa: ANN001, ANN202
+    def q1(y, center):
         d = y - center
         return np.exp(-0.5 * d @ np.linalg.solve(C, d)) / (2 * np.pi * np.sqrt(np.linalg.det(C)))
 
-    p = lambda v: float(np.exp(logp(v)))  # noqa: E731
+    def p(v):
+
+        return float(np.exp(logp(v)))
     seen = {2: 0, 0: 0}
     for _ in range(40):
         x = rng.normal(size=2) * 0.3
@@ -346,7 +354,7 @@ def test_dram_adapts_during_warmup_then_freezes():
 
 
 def test_dram_vectorized_equals_sequential():
-    def run(chain_method):  # noqa: ANN001, ANN202
+    def run(chain_method):
         kernel = DelayedRejectionMH(_gauss_model, init_strategy=init_to_value(values={"x": jnp.zeros(2)}))
         mcmc = MCMC(kernel, num_warmup=300, num_samples=300, num_chains=2,
                     chain_method=chain_method, progress_bar=False)

@@ -91,10 +91,8 @@ def test_unrolled_and_scanned_phases_agree(moves):
     lat = TriangularLattice(12, 12)
     h = ChargeNeutralityHamiltonian()
     sigma0 = jnp.asarray(np.where(np.arange(144) % 3 == 0, -1, 1).astype(np.int8).reshape(12, 12))
-    res = {}
-    for unroll in (True, False):
-        eng = make_parallel_engine(lat, h, moves, unroll=unroll)
 
+    def pairs_trace(eng):
         @jax.jit
         def run(key):
             def one(key):
@@ -108,7 +106,9 @@ def test_unrolled_and_scanned_phases_agree(moves):
             return jax.vmap(one)(jax.random.split(key, 8))
 
         counts = np.asarray(run(jax.random.key(4)))
-        res[unroll] = concentrations_from_counts(counts, 144)["C_pair"][:, 50:, 2]
+        return concentrations_from_counts(counts, 144)["C_pair"][:, 50:, 2]
+
+    res = {unroll: pairs_trace(make_parallel_engine(lat, h, moves, unroll=unroll)) for unroll in (True, False)}
     (m1, s1), (m2, s2) = batch_means(res[True]), batch_means(res[False])
     assert abs(m1 - m2) < 4 * np.hypot(s1, s2)
 
@@ -179,10 +179,10 @@ def test_checkpoint_resume_is_bit_identical(tmp_path):
     full = anneal(jax.random.key(9), lat, **kw)
     ckpt = tmp_path / "run.npz"
 
-    class Stop(Exception):
+    class Stop(Exception):  # noqa: N818 - a signal to stop the run, not an error
         pass
 
-    def interrupt(done, total):
+    def interrupt(done, _total):
         if done == 3:
             raise Stop
 
@@ -190,7 +190,7 @@ def test_checkpoint_resume_is_bit_identical(tmp_path):
         anneal(jax.random.key(9), lat, checkpoint=ckpt, callback=interrupt, **kw)
     assert ckpt.is_file()
     chunks = []
-    resumed = anneal(jax.random.key(9), lat, checkpoint=ckpt, callback=lambda d, t: chunks.append(d), **kw)
+    resumed = anneal(jax.random.key(9), lat, checkpoint=ckpt, callback=lambda d, _t: chunks.append(d), **kw)
     assert chunks[0] == 4  # resumed after the third chunk, not from the start
     assert resumed.identical(full)
     with pytest.raises(ValueError, match="different run"):

@@ -117,8 +117,10 @@ def test_spec_validates_once():
     T, active = sweep_plan(spec, records_per_chunk=2)
     assert T.shape == (2, 2, 2, 10) and active.shape == (2, 2, 10) and active.sum() == 25
     assert np.all(T == np.float32(0.5))
-    for kw, match in ((dict(replicas=3), "one entry per replica"), (dict(record_every=0), r"record_every \(sweeps\) must be an integer >= 1, got 0"),
-                      (dict(engine="gpu"), "engine='gpu'"), (dict(snapshots=-1), "snapshots must be an integer >= 0, got -1")):
+    for kw, match in ((dict(replicas=3), "one entry per replica"),
+                      (dict(record_every=0), r"record_every \(sweeps\) must be an integer >= 1, got 0"),
+                      (dict(engine="gpu"), "engine='gpu'"),
+                      (dict(snapshots=-1), "snapshots must be an integer >= 0, got -1")):
         args = dict(schedule=schedules.constant(0.5, 25), composition=[0.25, 0.5], replicas=2)
         args.update(kw)
         with pytest.raises(ValueError, match=match):
@@ -164,10 +166,10 @@ def test_resume_with_another_initial_configuration_is_refused(tmp_path):
     a, b = (random_sigma(np.random.default_rng(s), 12, 12) for s in (6, 7))
     ckpt = tmp_path / "run.npz"
 
-    class Stop(Exception):
+    class Stop(Exception):  # noqa: N818 - a signal to stop the run, not an error
         pass
 
-    def interrupt(done, total):  # noqa: ARG001
+    def interrupt(done, _total):
         if done == 2:
             raise Stop
 

@@ -96,7 +96,7 @@ def test_checkpoint_is_read_through_a_link_and_saving_replaces_the_link(tmp_path
 
     real = tmp_path / "real.npz"
 
-    def stop(done, total):  # noqa: ANN001, ANN202
+    def stop(done, _total):
         if done == 1:
             raise KeyboardInterrupt
 
@@ -168,7 +168,7 @@ def test_sigint_during_anneal_says_what_was_saved(tmp_path):
 def test_sigint_during_reproduce_says_what_was_saved(tmp_path, monkeypatch, capsys):
     from meanclust_jax.study import _runner
 
-    def interrupted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def interrupted(*_args, **_kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setitem(_runner._STAGE_FUNCTIONS, "anneal", interrupted)

@@ -25,7 +25,7 @@ TS = jnp.linspace(0.0, 3.0, 31)
 K_TRUE = jnp.array([0.3, 0.2, 0.5, 0.4, 0.1, 0.2, 0.6, 0.3])
 
 
-def _oa(key) -> OptimalApproximation:  # noqa: ANN001
+def _oa(key) -> OptimalApproximation:
     gamma, xi = PairApproximation().exponents()
     k1, k2 = jax.random.split(key)
     return OptimalApproximation(
@@ -34,7 +34,7 @@ def _oa(key) -> OptimalApproximation:  # noqa: ANN001
     )
 
 
-def _data(closure, K=K_TRUE, noise=0.0, key=None) -> PairData:  # noqa: ANN001
+def _data(closure, K=K_TRUE, noise=0.0, key=None) -> PairData:
     traj = solve_pairs(K, closure, C_SINGLE, C_PAIR0, TS, solver=diffrax.Tsit5(), rtol=1e-10,
                        atol=1e-12)
     C = traj.C_pair
@@ -44,7 +44,7 @@ def _data(closure, K=K_TRUE, noise=0.0, key=None) -> PairData:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("closure_name", ["pa", "oa", "sa"])
-def test_grad_matches_central_differences(closure_name, getkey):  # noqa: ANN001
+def test_grad_matches_central_differences(closure_name, getkey):
     closure = {"pa": PairApproximation(), "sa": SparseApproximation()}.get(closure_name)
     if closure is None:
         closure = _oa(getkey())
@@ -59,7 +59,7 @@ def test_grad_matches_central_differences(closure_name, getkey):  # noqa: ANN001
     h = 1e-5
 
     @jax.jit
-    def grad_and_fd(K):  # noqa: ANN001, ANN202
+    def grad_and_fd(K):
         g = jax.grad(problem.loss)(K)
         eye = jnp.eye(8)
         fd = jax.vmap(lambda e: (problem.loss(K + h * e) - problem.loss(K - h * e)) / (2 * h))(eye)
@@ -74,7 +74,7 @@ def test_grad_matches_central_differences(closure_name, getkey):  # noqa: ANN001
         np.testing.assert_allclose(fwd, g, rtol=1e-8, atol=1e-12 * float(jnp.max(jnp.abs(g))))
 
 
-def test_grad_in_closure_exponents_matches_central_differences(getkey):  # noqa: ANN001
+def test_grad_in_closure_exponents_matches_central_differences(getkey):
     oa = _oa(getkey())
     data = _data(PairApproximation(), noise=2e-3, key=getkey())
     problem = make_problem(data, oa, weight_a=0.3, solver=diffrax.Tsit5(), rtol=1e-11, atol=1e-13)
@@ -82,11 +82,11 @@ def test_grad_in_closure_exponents_matches_central_differences(getkey):  # noqa:
     entries = (jnp.array([6, 10, 8]), jnp.array([0, 2, 2]))  # ang:+++ γ_++, ang:+-+ γ_+-, ang:++- γ_+-
     h = 1e-6
 
-    def loss_of(gamma):  # noqa: ANN001, ANN202
+    def loss_of(gamma):
         return eqx.tree_at(lambda p: p.closure.gamma, problem, gamma).loss(K)
 
     @jax.jit
-    def grad_and_fd(gamma):  # noqa: ANN001, ANN202
+    def grad_and_fd(gamma):
         g = jax.grad(loss_of)(gamma)[entries]
         basis = jnp.zeros((3,) + gamma.shape).at[jnp.arange(3), entries[0], entries[1]].set(h)
         fd = jax.vmap(lambda d: (loss_of(gamma + d) - loss_of(gamma - d)) / (2 * h))(basis)
@@ -96,13 +96,13 @@ def test_grad_in_closure_exponents_matches_central_differences(getkey):  # noqa:
     np.testing.assert_allclose(g, fd, rtol=1e-5)
 
 
-def test_loss_is_eq_17(getkey):  # noqa: ANN001
+def test_loss_is_eq_17(getkey):
     closure = PairApproximation()
     data = _data(closure, noise=1e-3, key=getkey())
     K = K_TRUE * 1.3
 
     @jax.jit
-    def parts(K):  # noqa: ANN001, ANN202
+    def parts(K):
         problem = make_problem(data, closure, weight_a=0.7, solver=diffrax.Tsit5())
         traj = solve_pairs(K, closure, C_SINGLE, data.C_pair[0], TS, solver=diffrax.Tsit5())
         return problem.loss(K), problem.loss_terms(K), traj.C_pair
@@ -145,7 +145,8 @@ def test_bad_input_raises():
         PairData(TS, C_SINGLE, data.C_pair[:-1])
     with pytest.raises(ValueError, match="times must be strictly increasing"):
         PairData(TS[::-1], C_SINGLE, data.C_pair)
-    with pytest.raises(ValueError, match=r"C_pair contains NaN or infinite values; concentrations must lie in \[0, 1\]"):
+    with pytest.raises(ValueError,
+                       match=r"C_pair contains NaN or infinite values; concentrations must lie in \[0, 1\]"):
         PairData(TS, C_SINGLE, data.C_pair.at[3, 1].set(jnp.inf))
     with pytest.raises(ValueError, match=r"weight_a must be a finite scalar in \[0, inf\)"):
         make_problem(data, closure, weight_a=-1.0)
@@ -217,7 +218,7 @@ EXTREME_RATES = [
 
 
 @pytest.mark.parametrize("which", ["pa-smooth", "pa-ordered", "oa-ordered"])
-def test_loss_and_gradients_finite_at_extreme_rates(which, getkey):  # noqa: ANN001
+def test_loss_and_gradients_finite_at_extreme_rates(which, getkey):
     """Regression (issue 14): ``jax.grad(problem.loss)`` was NaN where F was finite and raised
     ``JaxRuntimeError`` (lineax, non-finite linear systems of the implicit fallback) at K = 1e12,
     on data with C-- = 0 and K = 1e6. Now: F finite ⇒ both gradients finite; F = +inf ⇒ zero
@@ -255,7 +256,7 @@ def test_loss_does_not_depend_on_how_it_is_compiled():
 
 @pytest.mark.parametrize("bad", [dict(rtol=-1.0), dict(atol=-1.0), dict(rtol=0.0), dict(atol=np.nan),
                                  dict(rtol=2.0), dict(solver="kvaerno")])
-def test_bad_solver_settings_are_refused(bad):  # noqa: ANN001
+def test_bad_solver_settings_are_refused(bad):
     """Regression (issue 14): ``rtol=-1`` gave F = 826.8 and ``atol=-1`` F = 448.9, silently."""
     data = _data(PairApproximation())
     name = next(iter(bad))

@@ -61,14 +61,14 @@ def _chi2_uniform(ranks: np.ndarray, L: int) -> float:
     return float(stats.chisquare(counts).pvalue)
 
 
-def _kernel(pm, sampler: str):  # noqa: ANN001, ANN202
+def _kernel(pm, sampler: str):
     if sampler == "nuts":
         return NUTS(pm.model, forward_mode_differentiation=pm.forward_mode)
     return DelayedRejectionMH(pm.model)  # DRAM, adaptive, from its default start
 
 
 @pytest.mark.parametrize("sampler", ["nuts", "drmh"])
-def test_simulation_based_calibration_sa(sampler):  # noqa: ANN001
+def test_simulation_based_calibration_sa(sampler):
     rng = np.random.default_rng(20 if sampler == "nuts" else 21)
     n_datasets, L = 200, 99
     # Structure of the model from one dataset; the others are passed as arguments.
@@ -106,7 +106,7 @@ def test_simulation_based_calibration_sa(sampler):  # noqa: ANN001
 
 
 @pytest.mark.parametrize("sampler", ["nuts", "drmh"])
-def test_coverage_of_90_percent_intervals_reduced_pa(sampler):  # noqa: ANN001
+def test_coverage_of_90_percent_intervals_reduced_pa(sampler):
     """PA with the splits u_j fixed at their true values (the reduced problem: log s_1..4 and the
     two σ), truth drawn from the prior, 50 datasets: each quantity's 90% central interval covers
     the truth in 90% of the datasets within binomial error (Bonferroni, family level 1%)."""

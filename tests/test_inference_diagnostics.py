@@ -10,7 +10,7 @@ import pytest
 from meanclust_jax.inference import compare_posteriors, convergence
 
 
-def _idata(x: np.ndarray, name: str = "k"):  # noqa: ANN202
+def _idata(x: np.ndarray, name: str = "k"):
     """``x``: (chain, draw, n) draws of a vector quantity."""
     return az.from_dict(posterior={name: x}, coords={"rate": [f"k{i + 1}" for i in range(x.shape[-1])]},
                         dims={name: ["rate"]})

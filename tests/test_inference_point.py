@@ -33,7 +33,7 @@ TS = jnp.linspace(0.0, 3.0, 31)
 K_TRUE = jnp.array([0.3, 0.2, 0.5, 0.4, 0.1, 0.2, 0.6, 0.3])
 
 
-def _clean(K=K_TRUE, C0=C_PAIR0) -> np.ndarray:  # noqa: ANN001
+def _clean(K=K_TRUE, C0=C_PAIR0) -> np.ndarray:
     return np.asarray(solve_pairs(K, PairApproximation(), C_SINGLE, C0, TS, solver=diffrax.Tsit5(),
                                   rtol=1e-11, atol=1e-13).C_pair)
 
@@ -88,7 +88,7 @@ def test_multistart_point_is_not_a_minimum_until_polished():
     assert after.loss <= before.loss and after.gradient_norm < before.gradient_norm
 
 
-def test_multistart_progress_bar_counts_every_step_and_changes_nothing(capsys):  # noqa: ANN001
+def test_multistart_progress_bar_counts_every_step_and_changes_nothing(capsys):
     from meanclust_jax.inference import multistart
 
     data = PairData(TS, C_SINGLE, _clean())
@@ -118,7 +118,7 @@ def test_replica_fits_agree_when_replicas_share_their_start():
 
 
 @pytest.mark.parametrize("bad", [dict(rtol=0.0), dict(max_steps=0), dict(K0=np.zeros(8))])
-def test_polish_bad_input(bad):  # noqa: ANN001
+def test_polish_bad_input(bad):
     problem = make_problem(PairData(TS, C_SINGLE, _clean()), PairApproximation())
     K0 = bad.pop("K0", K_TRUE)
     with pytest.raises(ValueError, match=next(iter(bad), "K0")):

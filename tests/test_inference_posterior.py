@@ -22,8 +22,8 @@ from meanclust_jax.inference import (
     PairData,
     compare_posteriors,
     convergence,
-    infer_rates,
     diagnostics,
+    infer_rates,
     infer_sparse,
     load_posterior,
     make_problem,
@@ -45,19 +45,19 @@ ALPHA_TRUE = jnp.array([0.083, 0.166])
 FREE = ("k3", "k7")  # a well-identified pair (posterior correlation ≈ 0)
 
 
-def _stats(idata, site):  # noqa: ANN001, ANN202
+def _stats(idata, site):
     s = az.summary(idata, var_names=[site], round_to="none")
     return s["mean"].to_numpy(), s["sd"].to_numpy(), s["mcse_mean"].to_numpy()
 
 
-def _assert_consistent(a, b, site):  # noqa: ANN001
+def _assert_consistent(a, b, site):
     ma, _, ea = _stats(a, site)
     mb, _, eb = _stats(b, site)
     assert np.all(np.abs(ma - mb) < 4 * np.sqrt(ea**2 + eb**2)), (ma, mb, ea, eb)
 
 
 @pytest.fixture(scope="module")
-def synthetic():  # noqa: ANN201
+def synthetic():
     """ODE-generated data with known rates; k3 and k7 free, the others fixed at the truth."""
     traj = solve_pairs(K_TRUE, PairApproximation(), C_SINGLE, C_PAIR0, TS,
                        solver=diffrax.Tsit5(), rtol=1e-10, atol=1e-12)
@@ -74,21 +74,21 @@ def synthetic():  # noqa: ANN201
     return {"nuts": nuts, "drmh": drmh, "paper": paper, "truth": np.asarray(K_TRUE)[[2, 6]], "pm": pm}
 
 
-def test_posterior_covers_true_rates(synthetic):  # noqa: ANN001
+def test_posterior_covers_true_rates(synthetic):
     for sampler in ("nuts", "drmh", "paper"):
         mean, sd, _ = _stats(synthetic[sampler], "k")
         assert np.all(np.abs(mean - synthetic["truth"]) < 4 * sd), (sampler, mean, sd)
         assert np.all(sd < 0.2 * synthetic["truth"])  # and the problem is well identified
 
 
-def test_nuts_and_drmh_agree_on_synthetic_problem(synthetic):  # noqa: ANN001
+def test_nuts_and_drmh_agree_on_synthetic_problem(synthetic):
     _assert_consistent(synthetic["nuts"], synthetic["drmh"], "k")
     _assert_consistent(synthetic["nuts"], synthetic["paper"], "k")
     agreement = compare_posteriors(synthetic["nuts"], synthetic["drmh"], ["k"])
     assert agreement.agree, agreement.disagreements
 
 
-def test_inference_data_contents(synthetic, tmp_path):  # noqa: ANN001
+def test_inference_data_contents(synthetic, tmp_path):
     drmh, nuts = synthetic["drmh"], synthetic["nuts"]
     assert list(drmh.posterior["k"].coords["rate"].values) == list(FREE)
     assert drmh.posterior["k"].shape == (2, 3000, 2)
@@ -139,7 +139,7 @@ def _sa_data() -> PairData:
 
 
 @pytest.mark.parametrize("likelihood", ["gaussian", "paper"])
-def test_sparse_posterior_nuts_and_drmh_agree(likelihood):  # noqa: ANN001
+def test_sparse_posterior_nuts_and_drmh_agree(likelihood):
     data = _sa_data()
     _, fit = infer_sparse(data, jax.random.key(5), samplers=())
     np.testing.assert_allclose(fit.alpha, ALPHA_TRUE, atol=5e-3)
@@ -165,7 +165,7 @@ def test_sparse_posterior_nuts_and_drmh_agree(likelihood):  # noqa: ANN001
         assert np.isfinite(loo.elpd_loo)
 
 
-def test_bad_sampling_input_raises(synthetic):  # noqa: ANN001
+def test_bad_sampling_input_raises(synthetic):
     pm = synthetic["pm"]
     with pytest.raises(ValueError, match="num_samples must be an integer >= 1"):
         sample_posterior(pm, jax.random.key(0), num_samples=0)
@@ -209,7 +209,7 @@ def test_bad_sampling_input_raises(synthetic):  # noqa: ANN001
         PairData(TS, C_SINGLE, np.full((TS.shape[0], 3), 1.7))
 
 
-def _run_dataset(alpha=ALPHA_TRUE) -> xr.Dataset:  # noqa: ANN001
+def _run_dataset(alpha=ALPHA_TRUE) -> xr.Dataset:
     """A trajectory file of the SA model. With the default (positive) ``α`` the concentrations
     relax and stay in [0, 1]; the paper's negative ``α`` drive ``C_--`` below 0 by t ≈ 1.3, which
     the trajectory reader refuses."""
@@ -226,7 +226,7 @@ def _run_dataset(alpha=ALPHA_TRUE) -> xr.Dataset:  # noqa: ANN001
     )
 
 
-def test_cli_infer_rates_sa(tmp_path, capsys):  # noqa: ANN001
+def test_cli_infer_rates_sa(tmp_path, capsys):
     from meanclust_jax.cli import main
 
     run = tmp_path / "run.nc"
@@ -267,7 +267,7 @@ def test_cli_infer_rates_sa(tmp_path, capsys):  # noqa: ANN001
     assert "dataset['C_pair'] must lie in [0, 1]" in capsys.readouterr().err
 
 
-def test_figures(tmp_path):  # noqa: ANN001
+def test_figures(tmp_path):
     from meanclust_jax.reports.inference_figures import plot_loss_histograms, plot_posterior_rates
 
     rng = np.random.default_rng(0)
@@ -294,7 +294,7 @@ def engine_data() -> PairData:
     return PairData.from_dataset(ds)
 
 
-def test_nuts_and_drmh_agree_on_a_real_sa_posterior(engine_data):  # noqa: ANN001
+def test_nuts_and_drmh_agree_on_a_real_sa_posterior(engine_data):
     """Issue 10: both samplers on the same small real posterior converge and agree within 4
     combined MCSE (SA, Gaussian likelihood, on engine data)."""
     posteriors, fit = infer_sparse(engine_data, jax.random.key(8), num_samples=1000,
@@ -308,7 +308,7 @@ def test_nuts_and_drmh_agree_on_a_real_sa_posterior(engine_data):  # noqa: ANN00
 
 
 @pytest.mark.slow
-def test_nuts_and_drmh_agree_on_a_real_pa_posterior(engine_data):  # noqa: ANN001
+def test_nuts_and_drmh_agree_on_a_real_pa_posterior(engine_data):
     """The same for PA's eight rates (log s_j, splits u_j) and the noise levels."""
     problem = make_problem(engine_data, PairApproximation(), rtol=1e-6, atol=1e-9)
     posteriors, _ = infer_rates(problem, jax.random.key(9), num_samples=400, until_converged=True, max_samples=1200,

@@ -27,7 +27,7 @@ C_PAIR0 = jnp.array([4 / 9, 1 / 9, 2 / 9])  # random lattice at x = 1/3
 TS = jnp.linspace(0.0, 4.0, 41)
 
 
-def _perturbed_oa(key) -> OptimalApproximation:  # noqa: ANN001
+def _perturbed_oa(key) -> OptimalApproximation:
     """PA's exponents, randomly perturbed (a generic OA that is still well behaved)."""
     gamma, xi = PairApproximation().exponents()
     k1, k2 = jax.random.split(key)
@@ -37,12 +37,12 @@ def _perturbed_oa(key) -> OptimalApproximation:  # noqa: ANN001
     )
 
 
-def _random_rates(key, scale=1.0):  # noqa: ANN001, ANN202
+def _random_rates(key, scale=1.0):
     return scale * jax.random.uniform(key, (8,), minval=0.05, maxval=1.0, dtype=jnp.float64)
 
 
 @pytest.mark.parametrize("closure_name", ["pa", "sa", "oa"])
-def test_conservation(closure_name, getkey):  # noqa: ANN001
+def test_conservation(closure_name, getkey):
     closure = {"pa": PairApproximation(), "sa": SparseApproximation()}.get(closure_name)
     if closure is None:
         closure = _perturbed_oa(getkey())
@@ -62,8 +62,10 @@ def test_rhs_is_paper_eq_5():
     Cp = jnp.array([0.4, 0.05, 0.275])
     closure = PairApproximation()
     g = closure(C_SINGLE, Cp)
-    ang = lambda p: g[TRIPLET_INDEX[f"ang:{p}"]]  # noqa: E731
-    lin = lambda p: g[TRIPLET_INDEX[f"lin:{p}"]]  # noqa: E731
+    def ang(p):
+        return g[TRIPLET_INDEX[f"ang:{p}"]]
+    def lin(p):
+        return g[TRIPLET_INDEX[f"lin:{p}"]]
     k1, k2, k3, k4, k5, k6, k7, k8 = K
     dpm_5c = (
         2 * k3 * ang("++-") + 2 * k7 * ang("--+") + k4 * lin("++-") + k8 * lin("--+")
@@ -92,14 +94,19 @@ def test_equilibrium_constants_edge_cases():
     Q = equilibrium_constants(K)
     np.testing.assert_allclose(Q[jnp.array([0, 2, 3])], [0.25, 0.5, 0.125])
     assert np.isposinf(float(Q[1]))
-    assert not np.any(np.isnan(jax.grad(lambda K: jnp.sum(jnp.where(jnp.isfinite(equilibrium_constants(K)), equilibrium_constants(K), 0.0)))(K)))
+
+    def finite_sum(K):
+        q = equilibrium_constants(K)
+        return jnp.sum(jnp.where(jnp.isfinite(q), q, 0.0))
+
+    assert not np.any(np.isnan(jax.grad(finite_sum)(K)))
     # SA: every triplet is w C+-, so all four equilibrium constants are 1.
     np.testing.assert_allclose(
         closure_equilibrium_constants(SparseApproximation(), C_SINGLE, C_PAIR0), 1.0, rtol=1e-12
     )
 
 
-def test_sparse_numeric_matches_closed_form(getkey):  # noqa: ANN001
+def test_sparse_numeric_matches_closed_form(getkey):
     solve = jax.jit(lambda K: solve_pairs(K, SparseApproximation(), C_SINGLE, C_PAIR0, TS,
                                           solver=diffrax.Tsit5(), rtol=1e-10, atol=1e-12))
     for _ in range(3):
@@ -126,7 +133,7 @@ def test_sparse_closed_form_limit_and_gradient():
     np.testing.assert_allclose(invariant, 1.0, rtol=1e-12)
 
 
-def test_fit_sparse_recovers_alpha(getkey):  # noqa: ANN001
+def test_fit_sparse_recovers_alpha(getkey):
     alpha_true = jnp.array([-0.083, -0.166])  # the paper's values (its own time unit)
     data = sparse_solution(alpha_true, C_PAIR0, TS)
     fit = fit_sparse(TS, data)
@@ -138,7 +145,7 @@ def test_fit_sparse_recovers_alpha(getkey):  # noqa: ANN001
     np.testing.assert_allclose(fit_noisy.alpha, alpha_true, atol=0.01)
 
 
-def test_stiff_rates_fall_back_to_implicit(getkey):  # noqa: ANN001
+def test_stiff_rates_fall_back_to_implicit(getkey):
     K = _random_rates(getkey(), scale=2000.0)
     solve = jax.jit(lambda K, solver: solve_pairs(K, PairApproximation(), C_SINGLE, C_PAIR0, TS,
                                                   solver=solver), static_argnums=1)
@@ -153,7 +160,7 @@ def test_stiff_rates_fall_back_to_implicit(getkey):  # noqa: ANN001
     assert float(jnp.max(jnp.abs(invariant - 1.0))) < 1e-8
 
 
-def test_failure_is_reported_not_raised(getkey):  # noqa: ANN001
+def test_failure_is_reported_not_raised(getkey):
     K = _random_rates(getkey())
     traj = solve_pairs(K, PairApproximation(), C_SINGLE, C_PAIR0, TS,
                        solver=diffrax.Tsit5(), max_steps=2)
@@ -170,7 +177,7 @@ def test_failure_is_reported_not_raised(getkey):  # noqa: ANN001
         (jnp.ones(7), r"K must have shape \(8,\)"),
     ],
 )
-def test_bad_rates_raise(K, match):  # noqa: ANN001
+def test_bad_rates_raise(K, match):
     with pytest.raises(ValueError, match=match):
         solve_pairs(K, PairApproximation(), C_SINGLE, C_PAIR0, TS)
 
@@ -187,7 +194,7 @@ def test_bad_time_grids_raise():
         solve_pairs(K, PairApproximation(), C_SINGLE, C_PAIR0, TS, max_steps=0)
 
 
-def test_vector_field_is_finite_off_the_physical_range(getkey):  # noqa: ANN001
+def test_vector_field_is_finite_off_the_physical_range(getkey):
     """Regression: a fractional-exponent closure at a negative or infinite trial state gave NaN,
     and an implicit solver's linear solve raised on it (seen with NUTS and solver="auto")."""
     from meanclust_jax.ode._system import _vector_field

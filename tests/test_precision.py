@@ -95,7 +95,7 @@ mc.save_trajectory(run(), {str(path)!r})
 """)
     x32 = mc.load_trajectory(path, need_triplets=True)
     scope = {"mc": mc, "jax": jax}
-    exec(textwrap.dedent(run), scope)  # noqa: S102 - the same function in this (float64) process
+    exec(textwrap.dedent(run), scope)
     x64 = scope["run"]()
     np.testing.assert_array_equal(x32.final_configuration.values, x64.final_configuration.values)
     np.testing.assert_array_equal(x32.C_triplet.values, x64.C_triplet.values)

@@ -121,7 +121,7 @@ def test_posterior_rates_from_netcdf(tmp_path):
     idata.to_netcdf(str(path))
     post = posterior_rates(path)
     np.testing.assert_allclose(post["mean"], k.reshape(-1, 8).mean(0), rtol=1e-12)
-    assert all(lo < m < hi for lo, m, hi in zip(post["hdi_low"], post["mean"], post["hdi_high"]))
+    assert all(lo < m < hi for lo, m, hi in zip(post["hdi_low"], post["mean"], post["hdi_high"], strict=True))
     assert all(r < 1.01 for r in post["r_hat"]) and all(e > 400 for e in post["ess_bulk"])
     with pytest.raises(FileNotFoundError):
         posterior_rates(tmp_path / "none.nc")

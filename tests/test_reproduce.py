@@ -32,7 +32,7 @@ def _run_cli(args: list[str], timeout: float = 600) -> subprocess.CompletedProce
 # --------------------------------------------------------------------------- fail fast
 
 
-def _fails_fast(args: list[str], capsys, match: str) -> None:  # noqa: ANN001
+def _fails_fast(args: list[str], capsys, match: str) -> None:
     t0 = time.perf_counter()
     rc = main(["reproduce", *args])
     elapsed = time.perf_counter() - t0
@@ -43,33 +43,33 @@ def _fails_fast(args: list[str], capsys, match: str) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("size", ["50", "10", "97"])
-def test_untileable_size_fails_fast(tmp_path, capsys, size) -> None:  # noqa: ANN001
+def test_untileable_size_fails_fast(tmp_path, capsys, size) -> None:
     _fails_fast(["--quick", "--size", size, "--out", str(tmp_path / "s")], capsys, r"--size")
     assert not (tmp_path / "s").exists()
 
 
-def test_unwritable_out_fails_fast(tmp_path, capsys) -> None:  # noqa: ANN001
+def test_unwritable_out_fails_fast(tmp_path, capsys) -> None:
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     _fails_fast(["--quick", "--out", str(blocker / "study")], capsys, r"--out .*not a writable folder")
     _fails_fast(["--quick", "--out", str(blocker)], capsys, r"--out .*not a folder")
 
 
-def test_other_settings_in_out_fail_fast(tmp_path, capsys) -> None:  # noqa: ANN001
+def test_other_settings_in_out_fail_fast(tmp_path, capsys) -> None:
     out = tmp_path / "study"
     out.mkdir()
     (out / "study.json").write_text(StudyConfig.preset(quick=True, seed=1).to_json())
     _fails_fast(["--quick", "--seed", "2", "--out", str(out)], capsys, r"other settings \(differing: seed\)")
 
 
-def test_unknown_device_fails_fast(tmp_path, capsys) -> None:  # noqa: ANN001
+def test_unknown_device_fails_fast(tmp_path, capsys) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["reproduce", "--quick", "--device", "tpu", "--out", str(tmp_path / "s")])
     assert exc.value.code == 2
     assert "invalid choice: 'tpu'" in capsys.readouterr().err
 
 
-def test_missing_gpu_fails_fast(tmp_path) -> None:  # noqa: ANN001
+def test_missing_gpu_fails_fast(tmp_path) -> None:
     import jax
 
     if any(d.platform == "gpu" for d in jax.devices()):
@@ -110,7 +110,7 @@ def test_markup_renders_and_escapes() -> None:
         to_markdown([Table(["a", "b"], [["only one"]])])
 
 
-def test_html_embeds_figures(tmp_path) -> None:  # noqa: ANN001
+def test_html_embeds_figures(tmp_path) -> None:
     (tmp_path / "figures").mkdir()
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(40))
     (tmp_path / "figures" / "f.png").write_bytes(png)
@@ -124,10 +124,10 @@ def test_html_embeds_figures(tmp_path) -> None:  # noqa: ANN001
 
 
 def _check_artefacts(out: Path, cfg: StudyConfig) -> None:
+    from meanclust_jax._io import load_netcdf
     from meanclust_jax.closures import ConsistentClosure, OptimalApproximation, load_closure
     from meanclust_jax.dataset import load_trajectory
     from meanclust_jax.inference import load_posterior
-    from meanclust_jax._io import load_netcdf
 
     records = cfg.records + 1
     for x in cfg.compositions:
@@ -179,7 +179,7 @@ def _numbers(text: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_reproduce_quick_end_to_end_resume_and_determinism(tmp_path) -> None:  # noqa: ANN001
+def test_reproduce_quick_end_to_end_resume_and_determinism(tmp_path) -> None:
     cache = tmp_path / "jax-cache"
     cfg = StudyConfig.preset(quick=True)
     a, b = tmp_path / "a", tmp_path / "b"

@@ -21,6 +21,7 @@ from ._checks import (
     ordered_error_floor as ordered_error_floor,
     ordered_records as ordered_records,
     pair_conservation as pair_conservation,
+    random_state as random_state,
     sparse_alpha_ratio as sparse_alpha_ratio,
     sparse_normalisation as sparse_normalisation,
     sqrt3_configuration as sqrt3_configuration,
@@ -38,10 +39,9 @@ from ._numbers import (
     identifiability as identifiability,
     paper_closures as paper_closures,
 )
+from ._run import run_audit as run_audit, study_inputs as study_inputs
 from ._sensitivity import (
     Protocol as Protocol,
     default_protocols as default_protocols,
     protocol_sensitivity as protocol_sensitivity,
 )
-from ._run import run_audit as run_audit, study_inputs as study_inputs
-from ._checks import random_state as random_state

@@ -21,14 +21,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from jaxtyping import ArrayLike, Float
 
 from .._io import jsonable
 from .._labels import PAIR_INDEX, SHAPE_WEIGHTS, SPECIES_INDEX, TRIPLET_INDEX, TRIPLETS
 from ..closures import AbstractClosure, OptimalApproximation, SparseApproximation, param_names, predict_triplets
 from ..dataset import read_trajectories
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +70,7 @@ def _check(name: str, value: float, expected: float, tolerance: float, **details
 # --------------------------------------------------------------------------- conservation
 
 
-def pair_conservation(dataset, *, tolerance: float = 1e-12) -> Check:  # noqa: ANN001
+def pair_conservation(dataset: xr.Dataset, *, tolerance: float = 1e-12) -> Check:
     """``C₊₊ − C₋₋ = C₊ − C₋`` at every record, hence constant in time (docs/model.md §9).
 
     Every site has six bonds, so ``6N₊ = 2#(++) + #(+−)`` and ``6N₋ = 2#(−−) + #(+−)``; with
@@ -107,7 +111,7 @@ def _cumulative_trapezoid(t: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out
 
 
-def sparse_alpha_ratio(dataset, *, normalisation: str = "pairs", tolerance: float = 1e-9) -> Check:  # noqa: ANN001
+def sparse_alpha_ratio(dataset: xr.Dataset, *, normalisation: str = "pairs", tolerance: float = 1e-9) -> Check:
     """The ratio ``α₂/α₁`` that the SA equations (28a, b) take from the data themselves.
 
     Integrating eq. (28a, b) gives ``X₊₊(t) − X₊₊(t₀) = 2α₁ I(t)`` and
@@ -143,12 +147,12 @@ def sparse_alpha_ratio(dataset, *, normalisation: str = "pairs", tolerance: floa
     C_pair = traj.C_pair.mean(axis=0)
     C_single = traj.C_single.mean(axis=0)
     X = C_pair[:, :2] / C_single if normalisation == "conditional" else C_pair[:, :2]
-    I = _cumulative_trapezoid(traj.times, C_pair[:, 2])
+    I_pm = _cumulative_trapezoid(traj.times, C_pair[:, 2])  # I(t) = ∫ C₊₋ dt of the docstring
     y = X - X[0]
-    denom = 2.0 * float(np.sum(I * I))
+    denom = 2.0 * float(np.sum(I_pm * I_pm))
     if denom == 0.0 or not np.any(y):
         raise ValueError("dataset: the pair concentrations do not change; alpha cannot be fitted")
-    alpha = (I @ y) / denom
+    alpha = (I_pm @ y) / denom
     ratio = float(alpha[1] / alpha[0]) if alpha[0] != 0 else float("nan")
     expected = 1.0 if normalisation == "pairs" else float(np.mean(C_single[:, 0] / C_single[:, 1]))
     return _check(f"alpha2/alpha1 from eq. (28) with {normalisation} normalisation", ratio, expected,
@@ -178,8 +182,8 @@ def _tri_type(i: str, j: str, k: str) -> str:
     return ("+++", "++-", "--+", "---")[n_minus]
 
 
-def sparse_normalisation(C_single, C_pair, *, closure: AbstractClosure | None = None,  # noqa: ANN001
-                         tolerance: float = 1e-12) -> Check:
+def sparse_normalisation(C_single: Float[ArrayLike, "*batch 2"], C_pair: Float[ArrayLike, "*batch 3"], *,
+                         closure: AbstractClosure | None = None, tolerance: float = 1e-12) -> Check:
     """Shape sums and chain marginals of a closure, against SA's defect (docs/model.md §5.3, §5.5).
 
     Summed over the ordered patterns of one shape, a consistent closure gives the shape weight
@@ -237,7 +241,7 @@ def sparse_normalisation(C_single, C_pair, *, closure: AbstractClosure | None = 
                   shape_sum_over_w=sums, marginal_excess_over_wCpm=excess)
 
 
-def closure_bias(closure: AbstractClosure, dataset) -> dict[str, Any]:  # noqa: ANN001
+def closure_bias(closure: AbstractClosure, dataset: xr.Dataset) -> dict[str, Any]:
     """Which triplet types a closure over- and under-counts on a trajectory.
 
     **Arguments:**
@@ -405,7 +409,10 @@ def random_state(x: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def closures_at_state(
-    closures: Mapping[str, AbstractClosure], C_single, C_pair, C_triplet,  # noqa: ANN001
+    closures: Mapping[str, AbstractClosure],
+    C_single: Float[ArrayLike, " 2"],
+    C_pair: Float[ArrayLike, " 3"],
+    C_triplet: Float[ArrayLike, " 16"],
 ) -> dict[str, Any]:
     """Closures evaluated at one exactly known state, against its triplets.
 
@@ -435,7 +442,7 @@ def closures_at_state(
     return out
 
 
-def ordered_records(dataset, *, pair_tolerance: float = 0.005) -> np.ndarray:  # noqa: ANN001
+def ordered_records(dataset: xr.Dataset, *, pair_tolerance: float = 0.005) -> np.ndarray:
     """Which records of each trajectory sit at the ground-state pairs of their composition.
 
     **Arguments:**
@@ -453,7 +460,7 @@ def ordered_records(dataset, *, pair_tolerance: float = 0.005) -> np.ndarray:  #
 
 
 def ordered_error_floor(
-    closure: AbstractClosure, dataset, *, pair_tolerance: float = 0.005,  # noqa: ANN001
+    closure: AbstractClosure, dataset: xr.Dataset, *, pair_tolerance: float = 0.005,
 ) -> dict[str, Any]:
     """The part of ``J_τ`` (eq. (15)) a closure collects on the records at the ground-state pairs.
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -84,7 +84,7 @@ class Claim:
         return f"{self.words} ({self.location})"
 
 
-def _vec(v) -> str:  # noqa: ANN001
+def _vec(v: Iterable[float]) -> str:
     return "[" + ", ".join(f"{float(x):.2f}".replace("-0.00", "0.00") for x in v) + "]"
 
 
@@ -246,7 +246,7 @@ def _errors_at(numbers: Mapping[str, Any], lab: str, *names: str) -> dict[str, n
     return {n: np.asarray(e[n], dtype=float) for n in names}
 
 
-def _fig10_sa_vs_pa(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
+def _fig10_sa_vs_pa(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:
     e = _errors_at(numbers, "1/2", "SA", "PA")
     if e is None:
         return _untestable("needs J_τ of PA and SA at x = 1/2")
@@ -262,7 +262,7 @@ def _fig10_sa_vs_pa(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noq
 _FIG10_MARKED = ("ang:++-", "ang:--+", "tri:+++", "tri:---")
 
 
-def _fig10_oa_vs_sa(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
+def _fig10_oa_vs_sa(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:
     e = _errors_at(numbers, "1/2", "SA", "OA-hard-1/2")
     if e is None:
         return _untestable("needs J_τ of SA and OA-hard-1/2 at x = 1/2")
@@ -274,7 +274,7 @@ def _fig10_oa_vs_sa(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noq
                            "point of the hard constraints, so J_OA ≤ J_SA up to the fit's accuracy")
 
 
-def _fig10_equal(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
+def _fig10_equal(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:
     e = _errors_at(numbers, "1/2", "SA", "OA-hard-1/2")
     if e is None:
         return _untestable("needs J_τ of SA and OA-hard-1/2 at x = 1/2")
@@ -288,7 +288,7 @@ def _fig10_equal(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: 
     return ours, verdict, reason
 
 
-def _sparse_exponents(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
+def _sparse_exponents(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:
     ex = _get(numbers, "exponents", "OA-hard-1/2")
     if ex is None:
         return _untestable("needs OA-hard fitted at x = 1/2")
@@ -312,7 +312,7 @@ def _composition_errors(numbers: Mapping[str, Any], *names: str) -> tuple[np.nda
     return np.asarray(xs, float), {n: np.asarray(me[n], float) for n in names}
 
 
-def _robust(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
+def _robust(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:
     got = _composition_errors(numbers, "OA-hard-1/2", "OA-hard-1/3")
     if got is None:
         return _untestable("needs ℰ of OA-hard-1/2 and OA-hard-1/3 at every composition")
@@ -323,7 +323,7 @@ def _robust(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG00
             f"OA-1/2 must be better by > {MARGIN:.0%} averaged over the {len(xs)} compositions")
 
 
-def _tradeoff(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
+def _tradeoff(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:
     got = _composition_errors(numbers, "OA-hard-1/3", "OA-soft-1/3")
     if got is None:
         return _untestable("needs ℰ of OA-hard-1/3 and OA-soft-1/3 at every composition")
@@ -341,7 +341,7 @@ def _tradeoff(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG
     return ours, verdict, reason
 
 
-def _oa_vs_pa(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
+def _oa_vs_pa(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:
     got = _composition_errors(numbers, "OA-hard-1/3", "PA")
     if got is None:
         return _untestable("needs ℰ of OA-hard-1/3 and PA at every composition")
@@ -350,10 +350,11 @@ def _oa_vs_pa(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG
     lost = [composition_label(x) for x, ok in zip(xs, better, strict=True) if not ok]
     verdict = REPRODUCED if all(better) else NOT_REPRODUCED
     return (f"OA-hard-1/3 better at {sum(better)} of {len(xs)} compositions", verdict,
-            f"better by > {MARGIN:.0%} required at every composition" + (f"; not at x = {', '.join(lost)}" if lost else ""))
+            f"better by > {MARGIN:.0%} required at every composition"
+            + (f"; not at x = {', '.join(lost)}" if lost else ""))
 
 
-def _sa_vs_oa(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
+def _sa_vs_oa(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:
     got = _composition_errors(numbers, "SA", "OA-hard-1/3")
     if got is None:
         return _untestable("needs ℰ of SA and OA-hard-1/3 at every composition")
@@ -370,7 +371,7 @@ def _sa_vs_oa(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG
             f"{NEAR_ONE_THIRD} and not at x = 1/3")
 
 
-def _sa_36(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
+def _sa_36(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:
     imp = _get(numbers, "improvement_over_pa", "SA")
     rel = _get(numbers, "mean_relative_improvement", "SA")
     if imp is None:
@@ -391,7 +392,7 @@ def _sa_36(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
     return ours, (REPRODUCED if ok else NOT_REPRODUCED), reason
 
 
-def _sa_linear(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
+def _sa_linear(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:
     lin = _get(numbers, "sa_linear")
     if lin is None:
         return _untestable("needs the SA right-hand side and closed form evaluated")
@@ -403,7 +404,7 @@ def _sa_linear(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: AR
             "differentiated in time against eq. (8) with SA)")
 
 
-def _alpha(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
+def _alpha(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:
     fit = _get(numbers, "sa_fit")
     if fit is None or fit.get("alpha") is None:
         return _untestable("needs the SA fit on the x = 1/3 trajectory")
@@ -429,7 +430,8 @@ def _alpha(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
     if fit.get("alpha_run_units"):
         f = float(np.mean(np.abs(np.asarray(fit["alpha_run_units"], float)))) / float(np.mean(np.abs(paper.SA_ALPHA)))
         same = 0.1 <= f <= 10
-        verdict_text = "the same order of magnitude, consistent with that unit" if same else "a different order of magnitude"
+        verdict_text = ("the same order of magnitude, consistent with that unit" if same
+                        else "a different order of magnitude")
         reason += (f". In units of the run length (the time axis of the paper's Fig. 2) our |α| is {f:.2g} × the "
                    f"paper's: {verdict_text}")
     return ours, (REPRODUCED if ok else NOT_REPRODUCED), reason
@@ -494,11 +496,12 @@ def _uncertain(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:
                 "prior bounds (a uniform prior on [0, s] gives a 94% interval of 188% of its mean)"
                 + ("" if posterior_missing else "; the posterior did not converge"))
     need = ("a converged rate posterior (run `meanclust reproduce`, then `meanclust audit --study DIR`)"
-            if posterior_missing else f"the {name} posteriors did not meet the convergence standard (docs/model.md §7.4)")
+            if posterior_missing
+            else f"the {name} posteriors did not meet the convergence standard (docs/model.md §7.4)")
     return _untestable(need + (f"; {ident_text}" if ident_text else ""))
 
 
-def _clusters(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
+def _clusters(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:
     ident = _get(numbers, "identifiability", "PA")
     text = "needs the local minima of F from dispersed starts with their F values (the study keeps only the best, Y1)"
     if ident is not None:
@@ -507,7 +510,7 @@ def _clusters(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG
     return _untestable(text)
 
 
-def _sa_worse(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
+def _sa_worse(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:
     res = _get(numbers, "inference", "results")
     if res is None or "SA" not in res or any(n not in res or "F_Y1" not in res[n] for n in ("PA", "OA-hard-1/2")):
         return _untestable("needs F at the best PA and OA-1/2 fits (the study's inference stage) beside the SA fit")
@@ -519,7 +522,7 @@ def _sa_worse(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG
             "OA's include the equilibrium term, SA's has none)")
 
 
-def _sa_certain(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
+def _sa_certain(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:
     fit = _get(numbers, "sa_fit")
     spreads = ""
     if fit is not None and fit.get("relative_sd_least_squares") is not None:
@@ -552,7 +555,7 @@ def _sa_certain(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: A
     return _untestable(need + (f"; {spreads}" if spreads else ""))
 
 
-def _k6_k8(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
+def _k6_k8(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:
     q = _get(numbers, "Q_hat", "PA")
     notes = []
     if q is not None:
@@ -585,7 +588,7 @@ def _k6_k8(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
                                   "observer)", *notes]))
 
 
-def _q2_q4(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:  # noqa: ARG001
+def _q2_q4(claim: Claim, numbers: Mapping[str, Any]) -> Outcome:
     q = _get(numbers, "Q_hat", "OA-hard-1/2")
     if q is None:
         return _untestable("needs OA-hard-1/2 and the final pairs at x = 1/3")

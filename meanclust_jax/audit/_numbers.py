@@ -9,9 +9,11 @@ from a study's inference stage when given (only converged ones count there).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from jaxtyping import Array, Float
 
 from .. import paper
 from .._io import jsonable
@@ -38,6 +40,9 @@ from ._checks import (
     sparse_normalisation,
 )
 
+if TYPE_CHECKING:
+    import xarray as xr
+
 #: Fitted closures the claims use, by name (the study's names).
 FITTED = ("OA-hard-1/3", "OA-hard-1/2", "OA-soft-1/3")
 
@@ -62,7 +67,7 @@ def _floats(a: Any) -> Any:
 
 
 def composition_study(datasets: Mapping[float, Any], closures: Mapping[str, AbstractClosure], *,
-                      study=None) -> dict[str, Any]:  # noqa: ANN001
+                      study: xr.Dataset | None = None) -> dict[str, Any]:
     """``ℰ`` and ``J_τ`` of PA, SA and `closures` at every composition, with the SA-vs-PA gain
     and its standard error over replicas.
 
@@ -110,7 +115,7 @@ def composition_study(datasets: Mapping[float, Any], closures: Mapping[str, Abst
     return out
 
 
-def sparse_fit_numbers(dataset) -> dict[str, Any]:  # noqa: ANN001
+def sparse_fit_numbers(dataset: xr.Dataset) -> dict[str, Any]:
     """The SA fit (eq. (28)) on a trajectory's replica mean, its uncertainty and the α-ratio checks.
 
     **Arguments:**
@@ -203,13 +208,16 @@ def sparse_linearity(seed: int = 0) -> dict[str, float]:
     K = jnp.asarray(rng.uniform(0.01, 1.0, 8))
     C_single = jnp.asarray([2 / 3, 1 / 3])
 
-    def random_pairs():
+    def random_pairs() -> Float[Array, " 3"]:
         c = rng.dirichlet(np.ones(3))
         return jnp.asarray([c[0], c[1], c[2] / 2]) / (c[0] + c[1] + c[2])
 
     C1, C2 = random_pairs(), random_pairs()
     a, b = 0.3, 0.7
-    f = lambda C: pair_rhs(K, sa, C_single, C)  # noqa: E731
+
+    def f(C: Float[Array, "*batch 3"]) -> Float[Array, "*batch 3"]:
+        return pair_rhs(K, sa, C_single, C)
+
     lin = jnp.abs(f(a * C1 + b * C2) - a * f(C1) - b * f(C2)).max() / jnp.abs(f(C1)).max()
     ts = jnp.linspace(0.0, 2.0, 9)
     alpha = sparse_alphas(K)
@@ -219,7 +227,7 @@ def sparse_linearity(seed: int = 0) -> dict[str, float]:
     return {"linearity_residual": float(lin), "closed_form_residual": float(closed)}
 
 
-def identifiability(closure: AbstractClosure, dataset, *, rtol: float = 1e-9) -> dict[str, Any]:  # noqa: ANN001
+def identifiability(closure: AbstractClosure, dataset: xr.Dataset, *, rtol: float = 1e-9) -> dict[str, Any]:
     """How many rate combinations eq. (5) closed by `closure` can see on these data.
 
     Eq. (5) is linear in the rates: ``d(C₊₊, C₋₋)/dt = M(C) K`` with the columns of ``M`` built
@@ -253,7 +261,7 @@ def identifiability(closure: AbstractClosure, dataset, *, rtol: float = 1e-9) ->
     return {"rank": rank, "singular_values": _floats(s), "condition": float(s[0] / s[rank - 1])}
 
 
-def equilibrium_numbers(dataset, closures: Mapping[str, AbstractClosure]) -> dict[str, list[float]]:  # noqa: ANN001
+def equilibrium_numbers(dataset: xr.Dataset, closures: Mapping[str, AbstractClosure]) -> dict[str, list[float]]:
     """``Q̂`` of eq. (7) of each closure at the trajectory's final pairs (replica mean)."""
     import jax.numpy as jnp
 
@@ -265,7 +273,7 @@ def equilibrium_numbers(dataset, closures: Mapping[str, AbstractClosure]) -> dic
             for n, c in closures.items()}
 
 
-def _rate_check():  # noqa: ANN202
+def _rate_check() -> ModuleType | None:
     """The engine's reaction-rate report module (issue 11), or None in a version without it."""
     try:
         from ..reports import reaction_rates
@@ -274,7 +282,7 @@ def _rate_check():  # noqa: ANN202
     return reaction_rates
 
 
-def measured_rate_numbers(dataset) -> dict[str, Any] | None:  # noqa: ANN001
+def measured_rate_numbers(dataset: xr.Dataset) -> dict[str, Any] | None:
     """Rates measured by the engine's reaction observer (issue 11), time-averaged over the run,
     and the paper's statement on k5..k8 checked on them
     (`meanclust_jax.reports.reaction_rates.check_pa_statement`); ``None`` when the trajectory
@@ -404,7 +412,8 @@ def claim_numbers(datasets: Mapping[float, Any], fitted: Mapping[str, AbstractCl
     sa = SparseApproximation()
     traj13 = read_trajectories(ds13, need_triplets=False)
     numbers["checks"] = {
-        "pair_conservation": {composition_label(x): pair_conservation(ds).to_dict() for x, ds in sorted(datasets.items())},
+        "pair_conservation": {composition_label(x): pair_conservation(ds).to_dict()
+                              for x, ds in sorted(datasets.items())},
         "alpha_ratio_pairs": sparse_alpha_ratio(ds13).to_dict(),
         "alpha_ratio_conditional": sparse_alpha_ratio(ds13, normalisation="conditional").to_dict(),
         "sa_normalisation": sparse_normalisation(traj13.C_single, traj13.C_pair).to_dict(),

@@ -84,7 +84,9 @@ def study_inputs(study: str | os.PathLike[str]) -> tuple[dict[float, Any], dict[
     return datasets, fitted, inference, source
 
 
-def audit_data(size: int, *, quick: bool, seed: int, progress: bool, log: Callable[[str], None]):  # noqa: ANN201
+def audit_data(
+    size: int, *, quick: bool, seed: int, progress: bool, log: Callable[[str], None]
+) -> tuple[dict[float, Any], dict[str, Any], tuple, str]:
     """The audit's own reference data and fits: the sweep's ``replicas`` protocol (paper-like
     annealing of the ten compositions, several lattices each), OA fitted as in the study.
 

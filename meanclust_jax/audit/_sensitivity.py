@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from .._io import jsonable
 from .._labels import TRIPLETS
 from .._validate import check_int
 from ..paper import PAPER_COMPOSITIONS, composition_label
+from ._checks import ordered_records
 from ._claims import (
     ALMOST_ALL,
     EXPONENT_TOLERANCE,
@@ -31,7 +32,11 @@ from ._claims import (
     REPRODUCED,
     evaluate_claims,
 )
-from ._checks import ordered_records
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from ..schedules import Schedule
 
 #: Records kept per run: 110 divides the sweeps of every default protocol (11 temperature steps),
 #: so no run is thinned and all have the same shape (the OA fits compile once).
@@ -77,7 +82,7 @@ class Protocol:
         if self.weighting not in ("time", "steps"):
             raise ValueError(f"weighting must be 'time' or 'steps', got {self.weighting!r}")
 
-    def schedule(self):  # noqa: ANN201 - Schedule
+    def schedule(self) -> Schedule:
         """The annealing schedule: the paper's stepwise cooling plus the hold."""
         from .. import schedules
 
@@ -121,7 +126,8 @@ def default_protocols(size: int = 48, *, quick: bool = False) -> list[Protocol]:
     total = len(paper.PAPER_TEMPERATURES) * spp
     other = off_three(size)
     out = [
-        Protocol("paper-like", f"local swaps, {spp} sweeps per temperature step, one lattice", size, sweeps_per_step=spp),
+        Protocol("paper-like", f"local swaps, {spp} sweeps per temperature step, one lattice", size,
+                 sweeps_per_step=spp),
         Protocol("replicas", f"as paper-like, objectives pooled over {2 if quick else 3} lattices", size,
                  sweeps_per_step=spp, replicas=2 if quick else 3),
         Protocol("global", "global (any two sites) swaps", size, moves="global", sweeps_per_step=spp),
@@ -195,7 +201,7 @@ def anneal_compositions(settings: tuple, replicas: int, *, seed: int = 0, record
     return out
 
 
-def step_end_records(dataset, protocol: Protocol):  # noqa: ANN001, ANN201
+def step_end_records(dataset: xr.Dataset, protocol: Protocol) -> xr.Dataset:
     """The records at the end of each temperature step (and the first): equilibrium values."""
     t = np.asarray(dataset["time"].values)
     ends = np.cumsum([s for _, s in protocol.schedule().steps])
@@ -266,7 +272,7 @@ def summarise_protocol(protocol: Protocol, datasets: dict[float, Any], numbers: 
 
 
 def protocol_sensitivity(protocols: Sequence[Protocol], *, seed: int = 0, num_starts: int = 2,
-                         records: int = RECORDS, progress: bool = False, log: Callable[[str], None] = lambda m: None,
+                         records: int = RECORDS, progress: bool = False, log: Callable[[str], None] = lambda _: None,
                          reuse: dict[tuple, dict[float, Any]] | None = None) -> dict[str, Any]:
     """Run the protocol sweep (module docstring).
 

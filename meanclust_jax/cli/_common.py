@@ -25,6 +25,8 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn
 
 from .._validate import check_float, check_int, check_seed
 
@@ -52,7 +54,7 @@ def sigint_checkpoints() -> Iterator[Callable[[], None]]:
     """
     hit = threading.Event()
 
-    def handler(signum, frame):  # noqa: ANN001, ANN202, ARG001
+    def handler(_signum: int, _frame: FrameType | None) -> NoReturn:
         hit.set()
         raise KeyboardInterrupt
 
@@ -60,7 +62,7 @@ def sigint_checkpoints() -> Iterator[Callable[[], None]]:
         if hit.is_set():
             raise KeyboardInterrupt
 
-    def unraisable(info) -> None:  # noqa: ANN001 - sys.UnraisableHookArgs
+    def unraisable(info: sys.UnraisableHookArgs) -> None:
         if not isinstance(info.exc_value, KeyboardInterrupt):  # ours: recorded, raised by check()
             previous_hook(info)
 
@@ -80,7 +82,7 @@ class Parser(argparse.ArgumentParser):
     """`argparse.ArgumentParser` whose errors are one line, ``<prog>: error: <message>``, with
     exit code 2 (the usage block is left to ``--help``)."""
 
-    def error(self, message: str):  # noqa: ANN201 - NoReturn
+    def error(self, message: str) -> NoReturn:
         """Print one line and exit with code 2."""
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
@@ -115,7 +117,7 @@ def example(*commands: str) -> str:
     return f"{word}:\n" + "\n".join(f"  {c}" for c in commands)
 
 
-def add_parser(sub: argparse._SubParsersAction, name: str, *, examples: tuple[str, ...], **kw) -> Parser:  # noqa: SLF001, ANN003
+def add_parser(sub: argparse._SubParsersAction, name: str, *, examples: tuple[str, ...], **kw: Any) -> Parser:
     """``sub.add_parser`` with the shared formatter and an example epilog."""
     return sub.add_parser(name, formatter_class=HelpFormatter, epilog=example(*examples), **kw)
 

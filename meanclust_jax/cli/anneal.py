@@ -27,7 +27,7 @@ def _composition(text: str) -> float:
         raise argparse.ArgumentTypeError(f"composition {text!r} is not a number such as 1/3 or 0.42") from None
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``anneal`` sub-command."""
     p = add_parser(
         sub, "anneal",
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
                 args.seed, lattice, schedule=schedule, composition=args.composition, moves=args.moves,
                 record_every=args.record_every, replicas=args.replicas, engine=args.engine,
                 snapshots=args.snapshots, progress=show_progress(args), checkpoint=args.checkpoint,
-                callback=lambda done, total: check(), initial=initial, reactions=args.reactions,
+                callback=lambda _done, _total: check(), initial=initial, reactions=args.reactions,
             )
             check()
             save_trajectory(ds, args.out)

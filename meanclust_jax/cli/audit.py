@@ -13,12 +13,21 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import Interrupted, add_force, add_no_progress, add_parser, integer, seed, show_progress, sigint_checkpoints
+from ._common import (
+    Interrupted,
+    add_force,
+    add_no_progress,
+    add_parser,
+    integer,
+    seed,
+    show_progress,
+    sigint_checkpoints,
+)
 
 DEFAULT_OUT = "meanclust-audit"
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``audit`` sub-command."""
     p = add_parser(
         sub, "audit",

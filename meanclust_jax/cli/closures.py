@@ -16,11 +16,18 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from ._common import add_force, add_parser, check_output_file, integer, seed
 
+if TYPE_CHECKING:
+    import xarray as xr
 
-def _bound(unbounded: tuple[str, ...], side: str):  # noqa: ANN202
+    from ..closures import AbstractClosure
+
+
+def _bound(unbounded: tuple[str, ...], side: str) -> Callable[[str], float | None]:
     """Argument type of a bound of eq. (16): a finite number, or ``none`` / the infinity on the
     unbounded side (``-inf`` for a lower bound, ``inf`` for an upper one) meaning unbounded."""
 
@@ -46,7 +53,7 @@ _lower_bound = _bound(("-inf", "-infinity"), "lower")
 _upper_bound = _bound(("inf", "+inf", "infinity", "+infinity"), "upper")
 
 
-def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparsers action
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``fit-closures`` and ``evaluate-closures`` sub-commands."""
     p = add_parser(
         subparsers, "fit-closures",
@@ -79,7 +86,8 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparser
     p.add_argument("--beta2", type=_upper_bound, default=argparse.SUPPRESS,
                    help="optimal: override the upper bound of the xi exponents ('none' or inf = unbounded)")
     p.add_argument("--delta", type=_upper_bound, default=argparse.SUPPRESS,
-                   help="optimal: override the upper bound delta >= 0 of the gamma exponents ('none' or inf = unbounded)")
+                   help="optimal: override the upper bound delta >= 0 of the gamma exponents "
+                        "('none' or inf = unbounded)")
     p.add_argument("--starts", type=integer(1), default=6,
                    help="optimal: starts per type (PA, SA, then random); default 6")
     p.add_argument("--seed", type=seed, default=0,
@@ -105,11 +113,12 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparser
                    help='write {"compositions": [...], "mean_error": {"<label>": [...], "PA": [...]}} as JSON')
     add_force(q)
     q.add_argument("--label", default=None,
-                   help="name of the closure in the table and JSON (default: PA, SA, OA-<regularization> or consistent)")
+                   help="name of the closure in the table and JSON "
+                        "(default: PA, SA, OA-<regularization> or consistent)")
     q.set_defaults(func=_evaluate_closures)
 
 
-def _load_closure_arg(text: str):
+def _load_closure_arg(text: str) -> AbstractClosure:
     from ..closures import PairApproximation, SparseApproximation, load_closure
 
     if text == "pair":
@@ -127,7 +136,8 @@ def _check_fit_args(args: argparse.Namespace) -> dict:
     if args.family == "optimal":
         reg = "hard" if args.regularization is None else args.regularization
         if reg not in REGULARIZATIONS:
-            raise ValueError(f"--regularization must be one of {sorted(REGULARIZATIONS)} for --family optimal; got {reg!r}")
+            raise ValueError(
+                f"--regularization must be one of {sorted(REGULARIZATIONS)} for --family optimal; got {reg!r}")
         if args.features is not None:
             raise ValueError("--features applies to --family consistent only")
         try:
@@ -141,9 +151,11 @@ def _check_fit_args(args: argparse.Namespace) -> dict:
         resolve_ridge(args.regularization)
     except ValueError:
         raise ValueError(
-            f"--regularization must be 'none' or a ridge weight >= 0 for --family consistent; got {args.regularization!r}"
+            f"--regularization must be 'none' or a ridge weight >= 0 for --family consistent; "
+            f"got {args.regularization!r}"
         ) from None
-    features = DEFAULT_BASIS if args.features is None else tuple(f.strip() for f in args.features.split(",") if f.strip())
+    features = (DEFAULT_BASIS if args.features is None
+                else tuple(f.strip() for f in args.features.split(",") if f.strip()))
     try:
         ConsistentClosure(None, features)
     except ValueError as err:
@@ -151,13 +163,13 @@ def _check_fit_args(args: argparse.Namespace) -> dict:
     return {"regularization": args.regularization, "features": features}
 
 
-def _load_runs(paths):
+def _load_runs(paths: Sequence[str]) -> list[xr.Dataset]:
     from ..dataset import load_trajectory
 
     return [load_trajectory(p, need_triplets=True) for p in paths]
 
 
-def _name_runs(err: ValueError, paths) -> ValueError:
+def _name_runs(err: ValueError, paths: Sequence[str]) -> ValueError:
     """Replace ``datasets[i]`` in an error message by the file name given on the command line."""
     text = str(err)
     for i, p in enumerate(paths):
@@ -192,7 +204,10 @@ def _fit_closures(args: argparse.Namespace) -> int:
     comp_text = ", ".join(f"{float(x):.4g}" for x in comps)
     if args.family == "optimal":
         b1, b2, d = closure.bounds
-        fmt = lambda v: "unbounded" if math.isinf(v) else f"{v:g}"  # noqa: E731
+
+        def fmt(v: float) -> str:
+            return "unbounded" if math.isinf(v) else f"{v:g}"
+
         print(
             f"optimal closure fitted on {where} (composition x = {comp_text}, "
             f"{source['records']} records), regularization {closure.regularization}: "
@@ -225,7 +240,7 @@ def _fit_closures(args: argparse.Namespace) -> int:
     return 0
 
 
-def _closure_label(closure, text: str) -> str:
+def _closure_label(closure: AbstractClosure) -> str:
     from ..closures import ConsistentClosure, OptimalApproximation, PairApproximation, SparseApproximation
 
     if isinstance(closure, PairApproximation):
@@ -251,7 +266,7 @@ def _evaluate_closures(args: argparse.Namespace) -> int:
     if args.out is not None:
         check_output_file(args.out, force=args.force, suffix_hint="e.json")
     closure = _load_closure_arg(args.closure)
-    name = args.label or _closure_label(closure, args.closure)
+    name = args.label or _closure_label(closure)
     pa = PairApproximation()
     rows = []
     for path in args.runs:

@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._common import (
     add_force,
@@ -38,6 +39,9 @@ from ._common import (
     seed,
     show_progress,
 )
+
+if TYPE_CHECKING:
+    from ..closures import AbstractClosure
 
 _positive_int = integer(1)
 
@@ -55,7 +59,7 @@ def _replica(text: str) -> str | int:
     return value
 
 
-def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparsers action
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``infer-rates`` sub-command."""
     p = add_parser(
         subparsers, "infer-rates",
@@ -128,7 +132,7 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparser
     p.set_defaults(func=_infer_rates)
 
 
-def _closure_from_arg(text: str):  # noqa: ANN202
+def _closure_from_arg(text: str) -> AbstractClosure:
     from ..closures import PairApproximation, load_closure
 
     if text.lower() in ("pa", "pair"):
@@ -231,7 +235,7 @@ def _infer_rates(args: argparse.Namespace) -> int:
         conv = diag["convergence"]
         print(f"\n== {sampler.upper()} ({args.likelihood} likelihood): {conv['num_chains']} chain(s) x "
               f"{conv['num_draws']} kept draws, {diag['wall_time_s']:.1f} s -> {outputs[sampler]}")
-        with _pandas_wide():
+        with _PandasWide():
             print(posterior_summary(idata, round_to="none").to_string(float_format=lambda v: f"{v:.4g}"))
         if conv["converged"]:
             print("converged: every quantity has R-hat <= 1.01 and bulk and tail ESS >= 400")
@@ -256,14 +260,14 @@ def _infer_rates(args: argparse.Namespace) -> int:
     return 0
 
 
-class _pandas_wide:
-    def __enter__(self):  # noqa: ANN204
+class _PandasWide:
+    def __enter__(self) -> None:
         import pandas as pd
 
         self._ctx = pd.option_context("display.width", 200, "display.max_columns", 20)
         self._ctx.__enter__()
 
-    def __exit__(self, *exc):  # noqa: ANN002, ANN204
+    def __exit__(self, *exc: object) -> None:
         self._ctx.__exit__(*exc)
 
 
@@ -276,7 +280,7 @@ def _figure_paths(folder: str, closure_arg: str, samplers: tuple[str, ...]) -> l
     return paths
 
 
-def _figures(folder: str, posteriors: dict, sa_loss, closure_arg: str) -> None:  # noqa: ANN001
+def _figures(folder: str, posteriors: dict, sa_loss: float | None, closure_arg: str) -> None:
     from ..reports.inference_figures import plot_loss_histograms, plot_posterior_rates
 
     out = Path(folder)

@@ -42,7 +42,7 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer lattice side such as 96, got {text!r}") from None
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``reproduce`` sub-command."""
     from ..study import STAGES
 

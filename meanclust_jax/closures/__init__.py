@@ -60,16 +60,16 @@ from ._consistent import (
     triangle_from_pairs as triangle_from_pairs,
 )
 from ._consistent_fit import fit_consistent_closure as fit_consistent_closure, resolve_ridge as resolve_ridge
-from ._errors import (
-    closure_errors as closure_errors,
-    mean_closure_error as mean_closure_error,
-    predict_triplets as predict_triplets,
-)
 from ._discovery import (
     METHODS as METHODS,
     discover_closure as discover_closure,
     select_terms as select_terms,
     sparse_discovery_study as sparse_discovery_study,
+)
+from ._errors import (
+    closure_errors as closure_errors,
+    mean_closure_error as mean_closure_error,
+    predict_triplets as predict_triplets,
 )
 from ._families import FAMILIES as FAMILIES, fit_closure as fit_closure
 from ._io import load_closure as load_closure
@@ -85,8 +85,8 @@ from ._sparse import SparseApproximation as SparseApproximation
 from ._structure import param_names as param_names, param_symbols as param_symbols
 from ._study import (
     PAPER_COMPOSITIONS as PAPER_COMPOSITIONS,
-    cross_stoichiometry_study as cross_stoichiometry_study,
     beyond_paper_study as beyond_paper_study,
+    cross_stoichiometry_study as cross_stoichiometry_study,
     leave_one_composition_out as leave_one_composition_out,
     loco_summary as loco_summary,
 )

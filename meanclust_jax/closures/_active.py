@@ -15,18 +15,25 @@ held-out runs against the number of compositions annealed.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._validate import check_float, check_int
 from ._data import Trajectories, read_runs, trapezoid_weights
 
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from ._data import Runs
+
 #: Strategies of `active_learning_curve`.
 STRATEGIES: tuple[str, ...] = ("qbc", "uniform", "random")
 
 
-def bootstrap_runs(datasets, rng: np.random.Generator, *, windows: int = 4, mixed_lattices: bool = False) -> list[Trajectories]:
+def bootstrap_runs(
+    datasets: Runs, rng: np.random.Generator, *, windows: int = 4, mixed_lattices: bool = False
+) -> list[Trajectories]:
     """One bootstrap sample of annealing runs, over replicas and time windows.
 
     Each run's ``R`` replicas are drawn ``R`` times with replacement, and its record range is cut
@@ -67,7 +74,7 @@ def bootstrap_runs(datasets, rng: np.random.Generator, *, windows: int = 4, mixe
 
 
 def closure_committee(
-    datasets,
+    datasets: Runs,
     members: int = 8,
     *,
     family: str = "consistent",
@@ -209,13 +216,14 @@ def active_learning_curve(
         raise ValueError(f"candidates must hold at least two distinct compositions; got {list(candidates)}")
     budget = cand.size if budget is None else int(budget)
     if not (isinstance(initial, (int, np.integer)) and 2 <= initial <= budget <= cand.size):
-        raise ValueError(f"need 2 <= initial <= budget <= len(candidates) = {cand.size}; got initial={initial}, budget={budget}")
+        raise ValueError(f"need 2 <= initial <= budget <= len(candidates) = {cand.size}; "
+                         f"got initial={initial}, budget={budget}")
     test = list(test)
     if not test:
         raise ValueError("test must hold at least one held-out run")
     cache: dict[int, Any] = {}
 
-    def run_of(i: int):
+    def run_of(i: int) -> xr.Dataset:
         if i not in cache:
             x = float(cand[i])
             if isinstance(anneal, Mapping):

@@ -19,13 +19,14 @@ from __future__ import annotations
 import abc
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._custom_types import (
     Array,
@@ -155,7 +156,7 @@ def closure_class(kind: str) -> type[AbstractClosure]:
     return _REGISTRY[kind]
 
 
-def _check_last_axis(C_single, C_pair) -> None:
+def _check_last_axis(C_single: ArrayLike, C_pair: ArrayLike) -> None:
     """Trace-time shape checks of the closure interface (raise `ValueError`)."""
     if jnp.ndim(C_single) < 1 or jnp.shape(C_single)[-1] != len(SPECIES):
         raise ValueError(
@@ -198,7 +199,9 @@ def monomial_triplets(
     return _monomial_jit(jnp.asarray(gamma), jnp.asarray(xi), jnp.asarray(C_single), jnp.asarray(C_pair))
 
 
-def _log_abs_and_factors(C, e):
+def _log_abs_and_factors(
+    C: Float[Array, "*batch n"], e: Float[Array, "16 n"]
+) -> tuple[Float[Array, "*batch n"], Float[Array, "*batch 16"]]:
     """For concentrations ``C (..., n)`` and exponents ``e (16, n)``: ``log|C|`` (0 where
     ``C = 0``), and the factors ``(..., 16)`` that turn ``exp(e·log|C|)`` into ``C**e`` where some
     ``C ≤ 0``: ``0**e`` at ``C = 0`` (with derivative in ``C`` of 1 for ``e = 1``, else 0), and
@@ -220,7 +223,9 @@ def _log_abs_and_factors(C, e):
 
 
 @jax.jit
-def _monomial_jit(gamma, xi, C_single, C_pair):
+def _monomial_jit(
+    gamma: Float[Array, "16 3"], xi: Float[Array, "16 2"], C_single: SingletConcentrations, C_pair: PairConcentrations
+) -> TripletConcentrations:
     # One compiled program per input shape (instead of ~20 eager operations); inlined when
     # called inside another jit (e.g. the mean-cluster ODE). The exponentials are taken of
     # ``log C @ exponents`` (one per output), not per factor.
@@ -233,7 +238,9 @@ def _monomial_jit(gamma, xi, C_single, C_pair):
     return jnp.asarray(S.WEIGHTS, dtype=dtype) * jnp.exp(exponent) * f_p / f_s
 
 
-def monomial_triplets_numpy(gamma, xi, C_single, C_pair) -> np.ndarray:
+def monomial_triplets_numpy(
+    gamma: ArrayLike, xi: ArrayLike, C_single: ArrayLike, C_pair: ArrayLike
+) -> np.ndarray:
     """NumPy twin of `monomial_triplets` for checked, non-negative data (no JAX compilation)."""
     gamma = np.asarray(gamma, dtype=np.float64)
     xi = np.asarray(xi, dtype=np.float64)
@@ -250,11 +257,11 @@ def _fmt_exponent(v: float, digits: int) -> str:
     return "0" if s in ("-0", "") else s
 
 
-def monomial_formula(label: str, gamma_row, xi_row, digits: int = 2) -> str:
+def monomial_formula(label: str, gamma_row: ArrayLike, xi_row: ArrayLike, digits: int = 2) -> str:
     """Human-readable ``g_τ`` of one type, e.g. ``2/5 · C_++^0.72 C_+-^0.28 / (C_+^0 C_-^0)``."""
     t = TRIPLETS.index(label)
 
-    def factors(names, index, row):
+    def factors(names: Sequence[str], index: Mapping[str, int], row: ArrayLike) -> list[str]:
         out = []
         for name in names:
             v = float(row[index[name]])

@@ -55,10 +55,12 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import ArrayLike
 
 from .._custom_types import (
     Array,
     Float,
+    Int,
     PairConcentrations,
     SingletConcentrations,
     TripletConcentrations,
@@ -142,7 +144,7 @@ def feature_library(order: int = 2) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _safe_log(c):
+def _safe_log(c: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
     return jnp.log(jnp.maximum(c, LOG_FLOOR))
 
 
@@ -191,8 +193,11 @@ def evaluate_features(C_pair: PairConcentrations, features: Sequence[str]) -> Fl
 
 # --------------------------------------------------------------------------- the 2x2 table
 
+#: Float arrays of one (broadcast) shape.
+_Float = Float[Array, "*shape"]
 
-def plackett_table(a, b, eta):
+
+def plackett_table(a: ArrayLike, b: ArrayLike, eta: ArrayLike) -> tuple[_Float, _Float, _Float]:
     """Cells ``(aa, ab, bb)`` of a symmetric 2×2 table with margins ``a``, ``b`` and log odds
     ratio ``eta`` (Plackett's construction).
 
@@ -229,18 +234,21 @@ def plackett_table(a, b, eta):
 # --------------------------------------------------------------------------- the triangle
 
 
-def _triangle_log_ratio(t1, cpp, cmm, cpm):
+def _triangle_log_ratio(t1: _Float, cpp: _Float, cmm: _Float, cpm: _Float) -> _Float:
     """``log(t0 t2³ / (t1³ t3))`` of the triangle with pair marginals ``cpp, cmm, cpm``."""
-    lg = lambda v: jnp.log(jnp.maximum(v, _TINY))  # noqa: E731
+
+    def lg(v: _Float) -> _Float:
+        return jnp.log(jnp.maximum(v, _TINY))
+
     return lg(cpp - t1) + 3.0 * lg(cpm - t1) - 3.0 * lg(t1) - lg(cmm - cpm + t1)
 
 
-def _triangle_bounds(cpp, cmm, cpm):
+def _triangle_bounds(cpp: _Float, cmm: _Float, cpm: _Float) -> tuple[_Float, _Float]:
     return jnp.maximum(0.0, cpm - cmm), jnp.minimum(cpp, cpm)
 
 
 @jax.custom_jvp
-def triangle_t1(cpp, cmm, cpm, kappa):
+def triangle_t1(cpp: ArrayLike, cmm: ArrayLike, cpm: ArrayLike, kappa: ArrayLike) -> _Float:
     """``t1 = P(++-)`` of the rotation-symmetric triangle with pair marginals ``(cpp, cmm, cpm)``
     and three-factor interaction ``kappa`` (see the module docstring).
 
@@ -253,7 +261,7 @@ def triangle_t1(cpp, cmm, cpm, kappa):
     cpp, cmm, cpm, kappa = jnp.broadcast_arrays(cpp, cmm, cpm, kappa)
     lo, hi = _triangle_bounds(cpp, cmm, cpm)
 
-    def body(_, bracket):
+    def body(_: Int[Array, ""], bracket: tuple[_Float, _Float]) -> tuple[_Float, _Float]:
         a, b = bracket
         mid = 0.5 * (a + b)
         right = _triangle_log_ratio(mid, cpp, cmm, cpm) > kappa
@@ -264,7 +272,9 @@ def triangle_t1(cpp, cmm, cpm, kappa):
 
 
 @triangle_t1.defjvp
-def _triangle_t1_jvp(primals, tangents):
+def _triangle_t1_jvp(
+    primals: tuple[ArrayLike, ...], tangents: tuple[ArrayLike, ...]
+) -> tuple[_Float, _Float]:
     cpp, cmm, cpm, kappa = jnp.broadcast_arrays(*primals)
     dpp, dmm, dpm, dk = (jnp.broadcast_to(t, cpp.shape) for t in tangents)
     t1 = triangle_t1(cpp, cmm, cpm, kappa)
@@ -285,7 +295,7 @@ def _triangle_t1_jvp(primals, tangents):
     return t1, jnp.where(ok, implicit, fallback)
 
 
-def triangle_from_pairs(C_pair: PairConcentrations, kappa) -> Float[Array, "*batch 4"]:
+def triangle_from_pairs(C_pair: PairConcentrations, kappa: ArrayLike) -> Float[Array, "*batch 4"]:
     """The triangle ``(t0, t1, t2, t3) = P(+++), P(++-), P(+--), P(---)`` (one ordered pattern
     each, no shape weight) with the given pair marginals and three-factor interaction.
 
@@ -383,13 +393,17 @@ def empirical_quantities(C_triplet: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 @functools.partial(jax.jit, static_argnums=1)
-def _call_jit(coefficients, features, C_pair):
+def _call_jit(
+    coefficients: Float[Array, "5 F"], features: tuple[str, ...], C_pair: PairConcentrations
+) -> TripletConcentrations:
     # One compiled program per shape and basis (the bisection loop would otherwise be traced on
     # every eager call); inlined when called inside another jit (e.g. the mean-cluster ODE).
     return consistent_triplets(C_pair, evaluate_features(C_pair, features) @ coefficients.T)
 
 
-def _coefficient_array(coefficients, features: tuple[str, ...]) -> np.ndarray:
+def _coefficient_array(
+    coefficients: ArrayLike | Mapping[str, Mapping[str, float]] | None, features: tuple[str, ...]
+) -> np.ndarray:
     F = len(features)
     if coefficients is None:
         return np.zeros((len(QUANTITIES), F))
@@ -454,7 +468,7 @@ class ConsistentClosure(AbstractClosure):
         features: Sequence[str] = DEFAULT_BASIS,
         *,
         source: Mapping[str, Any] | None = None,
-    ):
+    ) -> None:
         """**Arguments:**
 
         - `coefficients`: array ``(5, F)``, or ``{quantity: {feature: value}}`` (missing entries

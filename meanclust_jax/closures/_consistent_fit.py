@@ -20,12 +20,13 @@ zero-weight rows, so data sets of similar size share one compiled solver.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from .._labels import SHAPE_WEIGHTS, TRIPLET_INDEX, TRIPLETS
 from .._validate import check_float, check_int
@@ -40,6 +41,9 @@ from ._consistent import (
     plackett_table,
     triangle_from_pairs,
 )
+
+if TYPE_CHECKING:
+    from ._data import Runs
 
 #: Ridge weights of the named regularisations of the consistent family.
 CONSISTENT_REGULARIZATIONS: dict[str, float] = {"none": 0.0}
@@ -73,7 +77,7 @@ def resolve_ridge(regularization: str | float | None) -> float:
     return value
 
 
-def _support_array(support, features: tuple[str, ...]) -> np.ndarray:
+def _support_array(support: Mapping[str, Sequence[str]] | ArrayLike | None, features: tuple[str, ...]) -> np.ndarray:
     """``(5, F)`` bool mask of the coefficients that may be non-zero."""
     F = len(features)
     if support is None:
@@ -95,7 +99,7 @@ def _support_array(support, features: tuple[str, ...]) -> np.ndarray:
     return mask
 
 
-def _chain_residuals(theta, data):
+def _chain_residuals(theta: Float[Array, " F"], data: tuple[Array, ...]) -> Float[Array, " r"]:
     """Scaled residuals ``√(ω/(16 ℰ0)) (g − Ĉ)`` of one chain group (3 types), and ``√λ θ``."""
     X, a, b, targets, sqrt_w, w, mask, sqrt_ridge = data
     coef = theta * mask
@@ -103,7 +107,7 @@ def _chain_residuals(theta, data):
     return jnp.concatenate([(sqrt_w[:, None] * (w * cells - targets)).ravel(), sqrt_ridge * coef])
 
 
-def _triangle_residuals(theta, data):
+def _triangle_residuals(theta: Float[Array, " F"], data: tuple[Array, ...]) -> Float[Array, " r"]:
     """Scaled residuals of the triangle group (4 types), and ``√λ θ``."""
     X, C_pair, targets, sqrt_w, w, mask, sqrt_ridge = data
     coef = theta * mask
@@ -112,13 +116,17 @@ def _triangle_residuals(theta, data):
 
 
 @functools.partial(jax.jit, static_argnums=(3, 4))
-def _solve_groups(theta0, chain_data, tri_data, tol, max_steps):
+def _solve_groups(
+    theta0: Float[Array, "5 F"], chain_data: tuple[Array, ...], tri_data: tuple[Array, ...], tol: float, max_steps: int
+) -> tuple[Float[Array, "5 F"], Bool[Array, " 5"], Int[Array, " 5"]]:
     """Levenberg–Marquardt on the four chain groups (vmapped: same structure) and the triangle."""
     import optimistix as optx
 
     solver = optx.LevenbergMarquardt(rtol=tol, atol=tol)
 
-    def solve(fn, y0, data):
+    def solve(
+        fn: Callable[[Array, tuple[Array, ...]], Array], y0: Float[Array, " F"], data: tuple[Array, ...]
+    ) -> tuple[Float[Array, " F"], Bool[Array, ""], Int[Array, ""]]:
         sol = optx.least_squares(fn, solver, y0, args=data, max_steps=max_steps, throw=False)
         return sol.value, sol.result == optx.RESULTS.successful, sol.stats["num_steps"]
 
@@ -149,7 +157,7 @@ def _log_space_start(X: np.ndarray, C_triplet: np.ndarray, omega: np.ndarray, ma
 
 
 def fit_consistent_closure(
-    datasets,
+    datasets: Runs,
     *,
     features: Sequence[str] = DEFAULT_BASIS,
     regularization: str | float | None = None,

@@ -8,12 +8,21 @@ a joint calibration with that reader and checks that they belong together.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeAlias
+
 from ..dataset import (
     Trajectories as Trajectories,
     check_concentrations as check_concentrations,
     read_trajectories as read_trajectories,
     trapezoid_weights as trapezoid_weights,
 )
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    #: One annealing run or several (each an `xarray.Dataset` or already read), see `read_runs`.
+    Runs: TypeAlias = xr.Dataset | Trajectories | Sequence[xr.Dataset | Trajectories]
 
 
 def _lattice_of(run: Trajectories) -> tuple[int, int] | None:
@@ -27,7 +36,7 @@ def _lattice_of(run: Trajectories) -> tuple[int, int] | None:
         return None
 
 
-def read_runs(datasets, *, need_triplets: bool = True, mixed_lattices: bool = False) -> list[Trajectories]:
+def read_runs(datasets: Runs, *, need_triplets: bool = True, mixed_lattices: bool = False) -> list[Trajectories]:
     """Read and check several annealing runs for a joint calibration.
 
     **Arguments:**

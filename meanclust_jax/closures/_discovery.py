@@ -33,8 +33,8 @@ space under the family's constraints (`fit_optimal_closure` with eq. (16), or
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import jax.numpy as jnp
 import numpy as np
@@ -43,15 +43,19 @@ from .._labels import TRIPLETS
 from . import _structure as S
 from ._consistent import QUANTITIES, empirical_quantities, evaluate_features, feature_library
 
+if TYPE_CHECKING:
+    from ._base import AbstractClosure
+    from ._data import Runs, Trajectories
+
 #: The term selectors of `select_terms`.
 METHODS: tuple[str, ...] = ("ols", "ard", "lasso", "rfe")
 #: Names of the packed monomial exponents (γ on pairs, ξ on species).
 MONOMIAL_TERMS: tuple[str, ...] = ("++", "--", "+-", "+", "-")
 
 
-def _require_sklearn():
+def _require_sklearn() -> None:
     try:
-        import sklearn  # noqa: F401
+        import sklearn  # noqa: F401 - is scikit-learn installed?
     except ImportError:  # pragma: no cover - a declared dependency
         raise ImportError(
             "sparse discovery needs scikit-learn: pip install 'scikit-learn>=1.3'"
@@ -82,7 +86,9 @@ class LogSpaceProblem:
         return self.X if self.X.ndim == 2 else self.X[t]
 
 
-def _flatten_with_groups(runs):
+def _flatten_with_groups(
+    runs: Sequence[Trajectories],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     from ._calibration import flatten_runs
 
     _, C_pair, C_triplet, omega = flatten_runs(runs)
@@ -91,7 +97,9 @@ def _flatten_with_groups(runs):
     return C_single, C_pair, C_triplet, omega, groups
 
 
-def log_odds_problem(datasets, features: Sequence[str] | None = None, *, mixed_lattices: bool = False) -> LogSpaceProblem:
+def log_odds_problem(
+    datasets: Runs, features: Sequence[str] | None = None, *, mixed_lattices: bool = False
+) -> LogSpaceProblem:
     """The five log-odds regressions of the consistent closure (targets `QUANTITIES`).
 
     **Arguments:**
@@ -123,7 +131,7 @@ def log_odds_problem(datasets, features: Sequence[str] | None = None, *, mixed_l
     )
 
 
-def monomial_problem(datasets, *, mixed_lattices: bool = False) -> LogSpaceProblem:
+def monomial_problem(datasets: Runs, *, mixed_lattices: bool = False) -> LogSpaceProblem:
     """The 16 log-space regressions of the monomial closures: ``log(Ĉ_τ/w)`` on
     ``(log C_++, log C_--, log C_+-, −log C_+, −log C_-)``, candidates the concentrations that
     occur in τ (paper Table I), weights ``ω Ĉ_τ²`` (0 where ``Ĉ_τ`` or a candidate is 0).
@@ -151,7 +159,7 @@ def monomial_problem(datasets, *, mixed_lattices: bool = False) -> LogSpaceProbl
     )
 
 
-def _cv_splits(groups: np.ndarray):
+def _cv_splits(groups: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     from sklearn.model_selection import KFold, LeaveOneGroupOut
 
     if np.unique(groups).size >= 3:
@@ -220,11 +228,10 @@ def select_terms(
         model = ARDRegression(fit_intercept=False, threshold_lambda=threshold_lambda, max_iter=1000).fit(A, b)
         keep = model.coef_ != 0
     elif method == "lasso":
-        from sklearn.linear_model import LassoCV
-
         import warnings
 
         from sklearn.exceptions import ConvergenceWarning
+        from sklearn.linear_model import LassoCV
 
         with warnings.catch_warnings():
             # the smallest penalties of the path may stop at max_iter; the penalty chosen by
@@ -257,7 +264,7 @@ def select_supports(problem: LogSpaceProblem, method: str, **kwargs: Any) -> np.
     return out
 
 
-def _monomial_support_with_pairs(support: np.ndarray, problem: LogSpaceProblem) -> np.ndarray:
+def _monomial_support_with_pairs(support: np.ndarray) -> np.ndarray:
     """Eq. (16) needs a pair exponent in every type: add the SA term (``C_jk``/``C_ik``) if a
     selection kept only singlet exponents."""
     support = support.copy()
@@ -268,7 +275,7 @@ def _monomial_support_with_pairs(support: np.ndarray, problem: LogSpaceProblem) 
 
 
 def discover_closure(
-    datasets,
+    datasets: Runs,
     family: str = "consistent",
     method: str = "ard",
     *,
@@ -277,7 +284,7 @@ def discover_closure(
     mixed_lattices: bool = False,
     threshold_lambda: float = 1e4,
     **fit_kwargs: Any,
-):
+) -> tuple[AbstractClosure, np.ndarray]:
     """Select a sparse closure in log space and refit it in linear space under the constraints.
 
     **Arguments:**
@@ -316,7 +323,7 @@ def discover_closure(
                                 source={**closure.source, "selection": method})
         return closure, support
     problem = monomial_problem(datasets, mixed_lattices=mixed_lattices)
-    support = _monomial_support_with_pairs(select_supports(problem, method, threshold_lambda=threshold_lambda), problem)
+    support = _monomial_support_with_pairs(select_supports(problem, method, threshold_lambda=threshold_lambda))
     reg = "hard" if regularization is None else regularization
     closure, _ = fit_optimal_closure(datasets, reg, support=support, mixed_lattices=mixed_lattices, **fit_kwargs)
     closure = type(closure)(closure.gamma, closure.xi, regularization=closure.regularization,
@@ -341,7 +348,7 @@ def sparse_discovery_study(
     features: Sequence[str] | None = None,
     tolerance: float = 1e-3,
     fit_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
-    log=None,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Discover sparse closures and measure them by leave-one-composition-out cross-validation.
 

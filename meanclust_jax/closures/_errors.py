@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import jax.numpy as jnp
 import numpy as np
 
 from .._labels import TRIPLETS
-from ..dataset import read_trajectories
+from ..dataset import Trajectories, read_trajectories
 from ._base import AbstractClosure, AbstractMonomialClosure, monomial_triplets_numpy
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 
 def predict_triplets(closure: AbstractClosure, C_single: np.ndarray, C_pair: np.ndarray) -> np.ndarray:
@@ -40,7 +45,7 @@ def predict_triplets(closure: AbstractClosure, C_single: np.ndarray, C_pair: np.
     return np.asarray(closure(jnp.asarray(C_single), jnp.asarray(C_pair)), dtype=np.float64)
 
 
-def run_errors(closure: AbstractClosure, runs) -> np.ndarray:
+def run_errors(closure: AbstractClosure, runs: Sequence[Trajectories]) -> np.ndarray:
     """``J_τ`` (eq. (15)) of a closure on checked runs (`Trajectories`), replica-averaged per run.
 
     **Returns:** float64 array ``(len(runs), 16)``; ``inf`` where the closure is not finite.
@@ -54,7 +59,7 @@ def run_errors(closure: AbstractClosure, runs) -> np.ndarray:
     return np.asarray(out, dtype=np.float64).reshape(len(runs), len(TRIPLETS))
 
 
-def closure_errors(closure: AbstractClosure, dataset, *, average_replicas: bool = True):
+def closure_errors(closure: AbstractClosure, dataset: xr.Dataset, *, average_replicas: bool = True) -> xr.DataArray:
     """Mean-square reconstruction error ``J_τ`` of each triplet type (eq. (15)).
 
     ``J_τ = (1/T) ∫_0^T (g_τ(C(t)) − Ĉ_τ(t))² dt`` with the trapezoid rule over the recorded
@@ -111,7 +116,7 @@ def closure_errors(closure: AbstractClosure, dataset, *, average_replicas: bool 
     )
 
 
-def mean_closure_error(closure: AbstractClosure, dataset) -> float:
+def mean_closure_error(closure: AbstractClosure, dataset: xr.Dataset) -> float:
     """Mean closure error ``ℰ = (1/16) Σ_τ J_τ`` over the 16 triplet types (eq. (30)).
 
     **Arguments:**

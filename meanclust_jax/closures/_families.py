@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._base import AbstractClosure
+    from ._data import Runs
 
 #: Closure families that can be calibrated: the paper's optimal approximation (monomials under
 #: eq. (16)) and the consistent closure (beyond the paper).
@@ -20,13 +24,13 @@ def check_family(family: str) -> str:
 
 
 def fit_closure(
-    datasets,
+    datasets: Runs,
     family: str = "consistent",
     regularization: str | float | None = None,
     *,
     mixed_lattices: bool = False,
     **kwargs: Any,
-):
+) -> tuple[AbstractClosure, Any]:
     """Calibrate a closure of ``family`` jointly on one or several annealing runs.
 
     **Arguments:**

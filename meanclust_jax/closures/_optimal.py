@@ -172,7 +172,7 @@ class OptimalApproximation(AbstractMonomialClosure):
         regularization: str | None = None,
         bounds: tuple[float, float, float] | None = None,
         source: Mapping[str, Any] | None = None,
-    ):
+    ) -> None:
         """**Arguments:**
 
         - `gamma`: array-like of shape ``(16, 3)``, exponents on ``(C_++, C_--, C_+-)``.
@@ -274,7 +274,7 @@ class OptimalApproximation(AbstractMonomialClosure):
         }
 
 
-def _is_concrete(*arrays) -> bool:
+def _is_concrete(*arrays: object) -> bool:
     import jax
 
     return not any(isinstance(a, jax.core.Tracer) for a in arrays)

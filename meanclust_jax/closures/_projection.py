@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._custom_types import Array, Float
+from .._custom_types import Array, Float, Int
 from . import _structure as S
 
 _BISECTION_STEPS = 80
@@ -78,13 +78,17 @@ def project_packed(
     """
     y = jnp.where(sign != 0, y, 0.0)
 
-    def phi(lam):
+    def phi(lam: Float[Array, ""]) -> Float[Array, ""]:
         return jnp.dot(sign, jnp.clip(y + lam * sign, lower, upper)) - 1.0
 
-    finite = lambda b: jnp.where(jnp.isfinite(b), jnp.abs(b), 0.0)  # noqa: E731
+    def finite(b: Float[Array, " 5"]) -> Float[Array, " 5"]:
+        return jnp.where(jnp.isfinite(b), jnp.abs(b), 0.0)
+
     L = jnp.max(jnp.abs(y)) + jnp.max(finite(lower)) + jnp.max(finite(upper)) + 2.0
 
-    def body(_, bracket):
+    Bracket = tuple[Float[Array, ""], Float[Array, ""]]
+
+    def body(_: Int[Array, ""], bracket: Bracket) -> Bracket:
         lo, hi = bracket
         mid = 0.5 * (lo + hi)
         below = phi(mid) < 0

@@ -158,7 +158,7 @@ def to_vector(label: str, gamma_row: np.ndarray, xi_row: np.ndarray) -> np.ndarr
     return np.array(out)
 
 
-def exponents_from_table(table) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+def exponents_from_table(table: object) -> tuple[np.ndarray, np.ndarray]:
     """Exponent arrays from the JSON layout ``{"ang:++-": {"gamma": {"++": .., "+-": ..},
     "xi": {"+": .., "-": ..}}, ...}`` (only the concentrations that occur in a type are listed).
 
@@ -191,7 +191,8 @@ def exponents_from_table(table) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN00
         ):
             given = entry.get(kind, {})
             if not isinstance(given, dict):
-                raise ValueError(f"exponents[{label!r}][{kind!r}] must be an object keyed by {list(names)}; got {given!r}")
+                raise ValueError(
+                    f"exponents[{label!r}][{kind!r}] must be an object keyed by {list(names)}; got {given!r}")
             if set(given) != set(names):
                 raise ValueError(
                     f"exponents[{label!r}][{kind!r}] must have exactly the keys {list(names)}; "

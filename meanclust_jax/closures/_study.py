@@ -4,7 +4,7 @@ leave-one-composition-out comparison of calibrated families (beyond the paper)."
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,8 +19,11 @@ from ._errors import closure_errors
 from ._pair import PairApproximation
 from ._sparse import SparseApproximation
 
+if TYPE_CHECKING:
+    import xarray as xr
 
-def _composition(ds) -> float:
+
+def _composition(ds: xr.Dataset) -> float:
     return read_trajectories(ds, need_triplets=False).composition
 
 
@@ -32,7 +35,7 @@ def cross_stoichiometry_study(
     closures: Mapping[str, AbstractClosure] | None = None,
     tolerance: float = 1e-3,
     **fit_kwargs: Any,
-):
+) -> tuple[xr.Dataset, dict[str, AbstractClosure]]:
     """Calibrate OA at some compositions and evaluate all closures at every composition.
 
     The paper's study (Section VI.C): OA calibrated at ``x = 1/3`` (and ``1/2``) with hard and
@@ -101,7 +104,7 @@ def cross_stoichiometry_study(
 LOCO_FAMILIES: dict[str, tuple[str, str | None]] = {"OA-hard": ("optimal", "hard"), "consistent": ("consistent", None)}
 
 
-def _sorted_items(datasets, tolerance: float) -> list[tuple[float, Any]]:
+def _sorted_items(datasets: Sequence[Any] | Mapping[float, Any], tolerance: float) -> list[tuple[float, Any]]:
     if isinstance(datasets, Mapping):
         items = [(float(x), ds) for x, ds in datasets.items()]
     else:
@@ -115,7 +118,9 @@ def _sorted_items(datasets, tolerance: float) -> list[tuple[float, Any]]:
     return items
 
 
-def _comparison_dataset(names, xs, errors, attrs):
+def _comparison_dataset(
+    names: Sequence[str], xs: np.ndarray, errors: np.ndarray, attrs: dict[str, Any]
+) -> xr.Dataset:
     import xarray as xr
 
     mean_error = errors.mean(axis=-1)
@@ -145,7 +150,7 @@ def leave_one_composition_out(
     tolerance: float = 1e-3,
     mixed_lattices: bool = False,
     fit_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
-):
+) -> tuple[xr.Dataset, dict[str, dict[float, AbstractClosure]]]:
     """Leave-one-composition-out comparison of closure families with the pair approximation.
 
     For each composition ``x``, each family is calibrated jointly on the runs of all *other*
@@ -209,7 +214,7 @@ def leave_one_composition_out(
     return study, fitted
 
 
-def loco_summary(study) -> dict[str, Any]:
+def loco_summary(study: xr.Dataset) -> dict[str, Any]:
     """JSON-able numbers of a `leave_one_composition_out` result: compositions, ``ℰ`` per
     closure and composition, wins over PA and the two average improvements (percent)."""
     names = [str(n) for n in study["closure"].values]
@@ -233,7 +238,7 @@ def beyond_paper_study(
     num_starts: int = 6,
     seed: int = 0,
     tolerance: float = 1e-3,
-):
+) -> tuple[dict[str, AbstractClosure], xr.Dataset]:
     """The closures beyond the paper for the study report: the paper's OA (hard bounds) and the
     consistent closure calibrated jointly on all compositions, and their
     `leave_one_composition_out` comparison with the pair approximation.

@@ -20,7 +20,8 @@ def _render(rows: list[list[str]], header_rows: int) -> list[str]:
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     out = []
     for n, r in enumerate(rows):
-        out.append("  ".join(cell.rjust(w) if c else cell.ljust(w) for c, (cell, w) in enumerate(zip(r, widths, strict=True))).rstrip())
+        cells = (cell.rjust(w) if c else cell.ljust(w) for c, (cell, w) in enumerate(zip(r, widths, strict=True)))
+        out.append("  ".join(cells).rstrip())
         if n == header_rows - 1:
             out.append("  ".join("-" * w for w in widths))
     return out
@@ -75,9 +76,11 @@ def error_table(errors: Mapping[str, np.ndarray], extra: Mapping[str, np.ndarray
     The table as a string.
     """
     extra = dict(extra or {})
-    cols = {**{f"J[{k}]": np.asarray(v, float) for k, v in errors.items()}, **{k: np.asarray(v, float) for k, v in extra.items()}}
+    cols = {**{f"J[{k}]": np.asarray(v, float) for k, v in errors.items()},
+            **{k: np.asarray(v, float) for k, v in extra.items()}}
     rows = [["type", *cols]]
     for t, label in enumerate(TRIPLETS):
         rows.append([label, *(f"{v[t]:.3e}" for v in cols.values())])
-    rows.append(["mean (eq. 30)", *(f"{np.mean(np.asarray(errors[k], float)):.3e}" for k in errors), *("" for _ in extra)])
+    rows.append(["mean (eq. 30)", *(f"{np.mean(np.asarray(errors[k], float)):.3e}" for k in errors),
+                 *("" for _ in extra)])
     return "\n".join(_render(rows, 1)) + "\n"

@@ -9,8 +9,11 @@ Modules: `_engine` (the `AbstractEngine` interface), `_moves` (move sets `LocalS
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import jax
+from numpy.typing import ArrayLike
 
 from ..energy import ChargeNeutralityHamiltonian, TriangleBondHamiltonian
 from ..lattice import TriangularLattice
@@ -41,6 +44,9 @@ from ._reactions import (
 )
 from ._sequential import SequentialEngine as SequentialEngine, make_sequential_engine as make_sequential_engine
 
+if TYPE_CHECKING:
+    import xarray as xr
+
 
 def anneal(
     key: jax.Array | int,
@@ -54,14 +60,14 @@ def anneal(
     replicas: int = 1,
     engine: str = "parallel",
     snapshots: int = 0,
-    initial=None,  # noqa: ANN001
+    initial: ArrayLike | xr.Dataset | str | os.PathLike[str] | None = None,
     progress: bool = True,
     checkpoint: str | os.PathLike[str] | None = None,
     records_per_chunk: int | None = None,
     sharding: jax.sharding.Sharding | None = None,
-    callback=None,  # noqa: ANN001
+    callback: Callable[[int, int], object] | None = None,
     reactions: bool = False,
-):  # noqa: ANN201 - xarray.Dataset
+) -> xr.Dataset:
     """Metropolis annealing of a binary Li/Mn layer, recording cluster concentrations.
 
     Implements the simulated annealing of the paper's Section II (Harris et al.'s model) with

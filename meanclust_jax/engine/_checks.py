@@ -4,8 +4,10 @@ API hooks (``records_per_chunk``, ``callback``) and the memory the run will need
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._memory import check_memory
 from .._validate import check_int
@@ -68,14 +70,14 @@ def check_anneal_memory(
     )
 
 
-def check_records_per_chunk(records_per_chunk) -> int | None:  # noqa: ANN001
+def check_records_per_chunk(records_per_chunk: object) -> int | None:
     """``None`` or an integer ``>= 1`` (larger than the run's records is allowed: one chunk)."""
     if records_per_chunk is None:
         return None
     return check_int(records_per_chunk, "records_per_chunk", minimum=1, allow_float=True)
 
 
-def check_callback(callback):  # noqa: ANN001, ANN201
+def check_callback(callback: object) -> Callable[[int, int], object] | None:
     """``None`` or a callable ``callback(chunks_done, n_chunks)``."""
     if callback is not None and not callable(callback):
         raise ValueError(
@@ -85,7 +87,7 @@ def check_callback(callback):  # noqa: ANN001, ANN201
     return callback
 
 
-def check_checkpoint_path(checkpoint) -> None:  # noqa: ANN001
+def check_checkpoint_path(checkpoint: object) -> None:
     """``None``, or a file path whose folder exists and is writable (the file may exist: it is
     resumed from). A link is followed for reading and replaced, not written through, on saving.
 
@@ -106,7 +108,7 @@ def check_checkpoint_path(checkpoint) -> None:  # noqa: ANN001
         raise ValueError(f"checkpoint={str(p)!r}: folder {str(parent)!r} does not exist or is not writable")
 
 
-def check_initial_values(initial) -> np.ndarray:  # noqa: ANN001
+def check_initial_values(initial: ArrayLike) -> np.ndarray:
     """The starting configuration(s) as int8, refusing any value other than ``+1`` and ``-1``
     *before* the cast (an unsigned ``255`` would otherwise wrap to ``-1``).
 

@@ -26,9 +26,15 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, Bool, Float, Int, Int8, PRNGKeyArray
 
 from .._io import load_npz
 from .._validate import check_int, seed_key
+from ..concentrations import cluster_counts
+from ..energy import TriangleBondHamiltonian
+from ..lattice import TriangularLattice
+from ..schedules import Schedule
+from ._checkerboard import make_parallel_engine
 from ._checks import (
     check_anneal_memory,
     check_callback,
@@ -36,12 +42,7 @@ from ._checks import (
     check_initial_values,
     check_records_per_chunk,
 )
-from ..concentrations import cluster_counts
-from ..energy import TriangleBondHamiltonian
-from ..lattice import TriangularLattice
-from ..schedules import Schedule
-from ._checkerboard import make_parallel_engine
-from ._engine import AbstractEngine
+from ._engine import AbstractEngine, EngineState, SweepCounts
 from ._moves import AbstractMoves, as_moves, check_reactions
 from ._reactions import interval_moments, sweep_count_names
 from ._sequential import make_sequential_engine
@@ -235,7 +236,7 @@ def replica_key_batch(key: jax.Array | int, replicas: int) -> jax.Array:
     return raw if typed else jax.random.wrap_key_data(raw)
 
 
-def _seed_or_array(key):  # noqa: ANN001, ANN202
+def _seed_or_array(key: object) -> jax.Array:
     """An int seed becomes a typed key (range checked); anything else must be a JAX/NumPy array."""
     if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
         return seed_key(key, "key")
@@ -273,7 +274,7 @@ def initial_configurations(spec: AnnealSpec, init_keys: jax.Array, initial: np.n
             f"got shape {tuple(np.shape(initial))}"
         )
     counts_minus = np.asarray(jnp.sum(sigma < 0, axis=(1, 2)))
-    if any(int(c) != n for c, n in zip(counts_minus, spec.n_minus)):
+    if any(int(c) != n for c, n in zip(counts_minus, spec.n_minus, strict=True)):
         raise ValueError(
             f"initial holds {counts_minus.tolist()} '-' sites but composition asks for {list(spec.n_minus)}"
         )
@@ -315,7 +316,7 @@ def resolve_initial(spec: AnnealSpec, initial: object) -> tuple[np.ndarray | Non
         final = final[0]
     n_prev = np.atleast_1d((final < 0).sum(axis=(-2, -1)))
     n_prev = np.broadcast_to(n_prev, (spec.replicas,))
-    if any(int(a) != b for a, b in zip(n_prev, spec.n_minus)):
+    if any(int(a) != b for a, b in zip(n_prev, spec.n_minus, strict=True)):
         x_prev = sorted({round(int(a) / spec.lattice.n_sites, 4) for a in n_prev})
         raise ValueError(
             f"initial: the previous run has composition x = {x_prev} ({sorted(set(n_prev.tolist()))} '-' "
@@ -343,10 +344,10 @@ def sweep_plan(spec: AnnealSpec, records_per_chunk: int) -> tuple[np.ndarray, np
 
 
 @functools.lru_cache(maxsize=32)
-def compiled_chunk(  # noqa: ANN201
+def compiled_chunk(
     lattice: TriangularLattice, hamiltonian: TriangleBondHamiltonian, moves: AbstractMoves, engine: str,
     reactions: bool = False,
-):
+) -> Callable[..., tuple[jax.Array, jax.Array, jax.Array, jax.Array]]:
     """The jitted, replica-vmapped block of records for one engine configuration (cached).
 
     The returned function maps ``(keys (B,), sigma (B, rows, cols), T (B, n_rec, per_record),
@@ -357,16 +358,25 @@ def compiled_chunk(  # noqa: ANN201
     """
     eng = _ENGINE_FACTORIES[engine](lattice, hamiltonian, moves, reactions=reactions)
 
-    def one_replica(key, sigma, T, active, sweep0):  # noqa: ANN001, ANN202
+    def one_replica(
+        key: PRNGKeyArray,
+        sigma: Int8[Array, "rows cols"],
+        T: Float[Array, "n_rec per_record"],
+        active: Bool[Array, "n_rec per_record"],
+        sweep0: Int[Array, ""],
+    ) -> tuple[PRNGKeyArray, Int8[Array, "rows cols"], Int[Array, "n_rec 32"], Int[Array, "n_rec per_record n"]]:
         per_record = T.shape[1]
 
-        def record(carry, xs):  # noqa: ANN001, ANN202
+        def record(
+            carry: tuple[PRNGKeyArray, Int8[Array, "rows cols"]],
+            xs: tuple[Float[Array, " per_record"], Bool[Array, " per_record"], Int[Array, ""]],
+        ) -> tuple[tuple[PRNGKeyArray, Int8[Array, "rows cols"]], tuple[Int[Array, " 32"], Int[Array, "per_record n"]]]:
             key, sigma = carry
             T_rec, act_rec, r = xs
             key, sub = jax.random.split(key)
             sweep_keys = jax.random.split(sub, per_record)
 
-            def body(state, t):  # noqa: ANN001, ANN202
+            def body(state: EngineState, t: Int[Array, ""]) -> tuple[EngineState, SweepCounts]:
                 new, dn = eng.sweep(sweep_keys[t], state, T_rec[t], sweep0 + r * per_record + t)
                 state = jnp.where(act_rec[t], new, state)
                 return state, jnp.where(act_rec[t], dn, 0)
@@ -467,7 +477,7 @@ def run_anneal(
     check_anneal_memory(spec.lattice.rows, spec.lattice.cols, B, total, rec, spec.snapshots, rpc,
                         counts_per_sweep=len(sweep_count_names(spec.reactions)))
     replica_keys = replica_key_batch(key, B)
-    init_keys, keys = (jnp.stack(k) for k in zip(*(jax.random.split(k) for k in replica_keys)))
+    init_keys, keys = (jnp.stack(k) for k in zip(*(jax.random.split(k) for k in replica_keys), strict=True))
     sigma = initial_configurations(spec, init_keys, initial)
     T_all, active = sweep_plan(spec, rpc)
     n_chunks = active.shape[0]
@@ -490,7 +500,7 @@ def run_anneal(
         for k in chunks:
             chunks[k] = list(saved[k]) if start and k in saved else []
         if spec.snapshots:
-            snaps = [(int(t), s) for t, s in zip(saved["snap_times"], saved["snap_sigma"])]
+            snaps = [(int(t), s) for t, s in zip(saved["snap_times"], saved["snap_sigma"], strict=True)]
     if sharding is not None:
         sigma = jax.device_put(sigma, sharding)
         keys = jax.device_put(keys, sharding)
@@ -511,7 +521,7 @@ def run_anneal(
         chunks["counts"].append(np.asarray(counts, dtype=np.int64))
         chunks["n_changed"].append(per_sweep[..., 0].sum(axis=-1))
         if spec.reactions:
-            for k, a in zip(_CHUNK_ARRAYS[2:], interval_moments(per_sweep)):
+            for k, a in zip(_CHUNK_ARRAYS[2:], interval_moments(per_sweep), strict=True):
                 chunks[k].append(a)
         done = min(total, (c + 1) * rpc * rec)
         if spec.snapshots:

@@ -29,7 +29,9 @@ _V = np.asarray(NEIGHBOUR_VECTORS, dtype=np.int32)
 State = Int8[Array, "sa sb R2 C2"]
 
 
-def site_field(engine: CheckerboardEngine, y: State, p: Int[Array, ""], q: Int[Array, ""]):  # noqa: ANN201
+def site_field(
+    engine: CheckerboardEngine, y: State, p: Int[Array, ""], q: Int[Array, ""]
+) -> tuple[Int8[Array, "R C"], Float[Array, "R C"]]:
     """``(m, F)`` for every site of class ``(p, q)``: ``F`` over all 6 triangles and neighbours."""
     b, c, g = engine.coefficients
     lay = engine.layout
@@ -78,12 +80,12 @@ def global_phase(
 
 
 def global_sweep(
-    engine: CheckerboardEngine, key: PRNGKeyArray, y: State, T: Float[Array, ""], index: Int[Array, ""]  # noqa: ARG001
+    engine: CheckerboardEngine, key: PRNGKeyArray, y: State, T: Float[Array, ""], index: Int[Array, ""]  # noqa: ARG001 - interface
 ) -> tuple[State, SweepCounts]:
     """``s_a s_b`` global phases, each with its own random class and displacement."""
     keys = jax.random.split(key, engine.layout.n_classes)
 
-    def body(carry, k):  # noqa: ANN001, ANN202
+    def body(carry: tuple[State, SweepCounts], k: PRNGKeyArray) -> tuple[tuple[State, SweepCounts], None]:
         y, n = carry
         y, dn = global_phase(engine, y, k, T)
         return (y, n + dn), None

@@ -37,12 +37,12 @@ class SublatticeLayout(eqx.Module):
     sb: int = eqx.field(static=True)
 
     @property
-    def R(self) -> int:  # noqa: N802 - the paper-style symbol of the module docstring
+    def R(self) -> int:
         """Anchors of one class along the first axis, ``rows / s_a``."""
         return self.rows // self.sa
 
     @property
-    def C(self) -> int:  # noqa: N802
+    def C(self) -> int:
         """Anchors of one class along the second axis, ``cols / s_b``."""
         return self.cols // self.sb
 

@@ -9,6 +9,7 @@ attempted once. The energy change comes from integer neighbour counts (see
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import jax
@@ -75,7 +76,7 @@ def local_phase(
         V = jnp.asarray(_V)
         v = [V[(k + r) % 6] for r in range(6)]
 
-    def at(off):  # noqa: ANN001, ANN202
+    def at(off: tuple[int | Int[Array, ""], int | Int[Array, ""]] | Int[Array, " 2"]) -> Int8[Array, "R C"]:
         return lay.near(y, p, q, off[0], off[1])
 
     m_i = at((0, 0))
@@ -132,7 +133,7 @@ def local_sweep(
     keys = jax.random.split(key, n_phases)
     zero = jnp.zeros(len(sweep_count_names(engine.reactions)), jnp.int32)
     if not engine.unroll:
-        def body(carry, idx):  # noqa: ANN001, ANN202
+        def body(carry: tuple[State, SweepCounts], idx: Int[Array, ""]) -> tuple[tuple[State, SweepCounts], None]:
             y, n = carry
             y, dn = local_phase(engine, y, keys[idx], T, index % 3, idx // lay.sb, idx % lay.sb)
             return (y, n + dn), None
@@ -140,8 +141,8 @@ def local_sweep(
         (y, n), _ = lax.scan(body, (y, zero), jnp.arange(n_phases))
         return y, n
 
-    def branch(k: int):  # noqa: ANN202
-        def run(y):  # noqa: ANN001, ANN202
+    def branch(k: int) -> Callable[[State], tuple[State, SweepCounts]]:
+        def run(y: State) -> tuple[State, SweepCounts]:
             n = zero
             for idx in range(n_phases):
                 y, dn = local_phase(engine, y, keys[idx], T, k, idx // lay.sb, idx % lay.sb)

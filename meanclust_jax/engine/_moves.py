@@ -86,10 +86,15 @@ class LocalSwaps(AbstractMoves):
     def stride(self, lattice: TriangularLattice) -> tuple[int, int]:
         return lattice.local_stride()
 
-    def checkerboard_sweep(self, engine, key, state, T, index):  # noqa: ANN001, ANN201
+    def checkerboard_sweep(
+        self, engine: CheckerboardEngine, key: PRNGKeyArray, state: Array, T: Float[Array, ""],
+        index: Int[Array, ""],
+    ) -> tuple[Array, SweepCounts]:
         return _local.local_sweep(engine, key, state, T, index)
 
-    def draw_partners(self, key, sites, neighbours):  # noqa: ANN001, ANN201
+    def draw_partners(
+        self, key: PRNGKeyArray, sites: Int[Array, " n"], neighbours: Int[Array, "N 6"]
+    ) -> tuple[Int[Array, " n"], Int[Array, " n"]]:
         direction = jax.random.randint(key, sites.shape, 0, 6, dtype=jnp.int32)
         return neighbours[sites, direction], direction
 
@@ -103,10 +108,15 @@ class GlobalSwaps(AbstractMoves):
     def stride(self, lattice: TriangularLattice) -> tuple[int, int]:
         return lattice.global_stride()
 
-    def checkerboard_sweep(self, engine, key, state, T, index):  # noqa: ANN001, ANN201
+    def checkerboard_sweep(
+        self, engine: CheckerboardEngine, key: PRNGKeyArray, state: Array, T: Float[Array, ""],
+        index: Int[Array, ""],
+    ) -> tuple[Array, SweepCounts]:
         return _global.global_sweep(engine, key, state, T, index)
 
-    def draw_partners(self, key, sites, neighbours):  # noqa: ANN001, ANN201
+    def draw_partners(
+        self, key: PRNGKeyArray, sites: Int[Array, " n"], neighbours: Int[Array, "N 6"]
+    ) -> tuple[Int[Array, " n"], Int[Array, " n"]]:
         n_sites = neighbours.shape[0]
         partners = (sites + jax.random.randint(key, sites.shape, 1, n_sites, dtype=jnp.int32)) % n_sites
         return partners, jnp.full(sites.shape, -1, jnp.int32)

@@ -21,13 +21,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from jax import lax
-from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, Shaped
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, Shaped, UInt32
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _PARITY = 0x1BD11BDA
 
 
-def _rotate_left(x: Int[Array, "..."], r: int) -> Int[Array, "..."]:
+def _rotate_left(x: UInt32[Array, "*shape"], r: int) -> UInt32[Array, "*shape"]:
     return (x << jnp.uint32(r)) | (x >> jnp.uint32(32 - r))
 
 
@@ -102,7 +102,8 @@ def count_fields(fields: list[Int[Array, "*shape"]]) -> Int[Array, " fields"]:
         return count_fields([fields[0], jnp.zeros_like(fields[0])])[:1]
     ops = tuple(f.astype(jnp.int32) for f in fields)
     zeros = tuple(jnp.zeros((), jnp.int32) for _ in ops)
-    sums = lax.reduce(ops, zeros, lambda a, b: tuple(x + y for x, y in zip(a, b)), tuple(range(ops[0].ndim)))
+    sums = lax.reduce(ops, zeros, lambda a, b: tuple(x + y for x, y in zip(a, b, strict=True)),
+                      tuple(range(ops[0].ndim)))
     return jnp.stack(sums)
 
 

@@ -61,7 +61,7 @@ class SequentialEngine(AbstractEngine):
         nbr, tri, eps, J2 = self.neighbours, self.triangles, self.triangle_energy, self.bond_energy
         mi, mj = m[i], m[j]
 
-        def value_after(s):  # noqa: ANN001, ANN202
+        def value_after(s: Int[Array, "*shape"]) -> Int[Array, "*shape"]:
             return jnp.where(s == i, mj, jnp.where(s == j, mi, m[s]))
 
         ti, tj = self.site_triangles[i], self.site_triangles[j]
@@ -83,7 +83,7 @@ class SequentialEngine(AbstractEngine):
         return m, accept
 
     def sweep(
-        self, key: PRNGKeyArray, state: State, temperature: Float[Array, ""], index: Int[Array, ""]  # noqa: ARG002
+        self, key: PRNGKeyArray, state: State, temperature: Float[Array, ""], index: Int[Array, ""]  # noqa: ARG002 - interface
     ) -> tuple[State, SweepCounts]:
         # index is unused: the sequential engine draws every move at random.
         N = self.neighbours.shape[0]
@@ -93,7 +93,7 @@ class SequentialEngine(AbstractEngine):
         j_all, d_all = self.moves.draw_partners(kj, i_all, self.neighbours)
         u_all = jax.random.uniform(ku, (N,), dtype=jnp.float32)
 
-        def body(t, carry):  # noqa: ANN001, ANN202
+        def body(t: Int[Array, ""], carry: tuple[State, SweepCounts]) -> tuple[State, SweepCounts]:
             m, n = carry
             i, j = i_all[t], j_all[t]
             new, acc = self.step(m, i, j, u_all[t], T)

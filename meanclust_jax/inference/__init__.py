@@ -18,8 +18,8 @@ from ._diagnostics import (
 )
 from ._drmh import (
     DRMH_VARIANTS as DRMH_VARIANTS,
-    DRAMAdaptation as DRAMAdaptation,
     DelayedRejectionMH as DelayedRejectionMH,
+    DRAMAdaptation as DRAMAdaptation,
     DRMHDraws as DRMHDraws,
     DRMHInfo as DRMHInfo,
     DRMHKernelState as DRMHKernelState,

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from .._precision import require_float64
 from .._validate import check_float
 from ..dataset import check_concentrations, read_trajectories
 from ..ode import check_times
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 
 class PairData(eqx.Module):
@@ -46,7 +51,14 @@ class PairData(eqx.Module):
     C_pair_se: Float[Array, "times 3"] | None = None
     C_pair_replicas: Float[Array, "replicas times 3"] | None = None
 
-    def __init__(self, times, C_single, C_pair, C_pair_se=None, C_pair_replicas=None):  # noqa: ANN001
+    def __init__(
+        self,
+        times: ArrayLike,
+        C_single: ArrayLike,
+        C_pair: ArrayLike,
+        C_pair_se: ArrayLike | None = None,
+        C_pair_replicas: ArrayLike | None = None,
+    ) -> None:
         require_float64("PairData")
         check_times(times, "times")
         n = np.shape(times)[0]
@@ -94,13 +106,13 @@ class PairData(eqx.Module):
     @classmethod
     def from_dataset(
         cls,
-        ds,  # noqa: ANN001 - xarray.Dataset
+        ds: xr.Dataset,
         *,
         time_scale: float = 1.0,
         replica: int | str = "mean",
         t_start: float | None = None,
         t_stop: float | None = None,
-    ) -> "PairData":
+    ) -> PairData:
         """Build `PairData` from an annealing trajectory (an `xarray.Dataset`).
 
         The dataset has a coordinate ``time`` (sweeps) and variables ``C_single(time, species)``

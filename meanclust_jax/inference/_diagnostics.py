@@ -14,8 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import arviz as az
 
 #: Default thresholds of the convergence standard.
 RHAT_MAX: float = 1.01
@@ -23,7 +27,7 @@ ESS_MIN: float = 400.0
 MIN_CHAINS: int = 4
 
 
-def default_quantities(idata) -> list[str]:  # noqa: ANN001
+def default_quantities(idata: az.InferenceData) -> list[str]:
     """The reported quantities of a posterior written by `sample_posterior`, in order.
 
     ``k`` / ``alpha``, ``k_identifiable`` and ``sigma`` where present (``F`` is a derived
@@ -78,7 +82,7 @@ class Convergence:
 
 
 def convergence(
-    idata,  # noqa: ANN001
+    idata: az.InferenceData,
     var_names: Sequence[str] | None = None,
     *,
     rhat_max: float = RHAT_MAX,
@@ -164,8 +168,8 @@ class Agreement:
 
 
 def compare_posteriors(
-    idata_a,  # noqa: ANN001
-    idata_b,  # noqa: ANN001
+    idata_a: az.InferenceData,
+    idata_b: az.InferenceData,
     var_names: Sequence[str] | None = None,
     *,
     tol: float = 4.0,

@@ -52,13 +52,13 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
-from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray, PyTree
 from numpyro.infer.mcmc import MCMCKernel
 
 # ---------------------------------------------------------------------------------------
@@ -228,7 +228,10 @@ def drmh_draw(key: PRNGKeyArray, dim: int) -> DRMHDraws:
 def _draws(key: PRNGKeyArray, step: Callable[[PRNGKeyArray], Array]) -> DRMHDraws:
     """Two proposal steps drawn by ``step`` and two acceptance uniforms, from four subkeys."""
     k1, k2, k3, k4 = jax.random.split(key, 4)
-    u = lambda k: jax.random.uniform(k, (), jnp.float64)  # noqa: E731
+
+    def u(k: PRNGKeyArray) -> Float[Array, ""]:
+        return jax.random.uniform(k, (), jnp.float64)
+
     return DRMHDraws(xi1=step(k1), u1=u(k2), xi2=step(k3), u2=u(k4))
 
 
@@ -263,7 +266,20 @@ def drmh_transition(
     )
 
 
-def _two_stage(state, y1, make_y2, log_q1_y1_given_x, log_q1_y1_given, draws, logdensity_fn):  # noqa: ANN001, ANN202
+#: What either stage of `_two_stage` returns: position, log density, second-stage acceptance
+#: probability, stage accepted (0 none, 1, 2) and number of density evaluations.
+_StageResult = tuple[Float[Array, " dim"], Float[Array, ""], Float[Array, ""], Int[Array, ""], Int[Array, ""]]
+
+
+def _two_stage(
+    state: DRMHState,
+    y1: Float[Array, " dim"],
+    make_y2: Callable[[], Float[Array, " dim"]],
+    log_q1_y1_given_x: Float[Array, ""],
+    log_q1_y1_given: Callable[[Array, Array], Array],
+    draws: DRMHDraws,
+    logdensity_fn: Callable[[Array], Array],
+) -> tuple[DRMHState, DRMHInfo]:
     """Algorithm 1 given the proposals: first stage, then (on rejection) the Tierney–Mira stage.
 
     ``make_y2()`` builds the second proposal and ``log_q1_y1_given(y1, y2)`` is the first-stage
@@ -275,11 +291,11 @@ def _two_stage(state, y1, make_y2, log_q1_y1_given_x, log_q1_y1_given, draws, lo
     log_a1 = first_stage_log_accept(logp_x, logp_y1)
     accept1 = jnp.log(draws.u1) < log_a1
 
-    def _first(_):  # noqa: ANN001, ANN202
+    def _first(_: None) -> _StageResult:
         zero = jnp.zeros((), jnp.float64)
         return y1, logp_y1, zero, jnp.int32(1), jnp.int32(1)
 
-    def _second(_):  # noqa: ANN001, ANN202
+    def _second(_: None) -> _StageResult:
         y2 = make_y2()
         logp_y2 = _sanitize(logdensity_fn(y2))
         log_a2 = second_stage_log_accept(
@@ -435,7 +451,7 @@ def default_scales(
     return first_factor * mag, second_factor * mag
 
 
-def _check_scale(scale, name: str, dim: int | None = None) -> None:  # noqa: ANN001
+def _check_scale(scale: ArrayLike | None, name: str, dim: int | None = None) -> None:
     if scale is None:
         return
     arr = np.asarray(scale, dtype=np.float64)
@@ -560,8 +576,8 @@ class DelayedRejectionMH(MCMCKernel):
     def __init__(
         self,
         model: Callable | None = None,
-        first_scale=None,  # noqa: ANN001
-        second_scale=None,  # noqa: ANN001
+        first_scale: ArrayLike | None = None,
+        second_scale: ArrayLike | None = None,
         *,
         potential_fn: Callable | None = None,
         space: Literal["constrained", "unconstrained"] | None = None,
@@ -569,8 +585,8 @@ class DelayedRejectionMH(MCMCKernel):
         variant: Literal["dram", "paper"] = "dram",
         second_stage_factor: float = 0.2,
         adapt: bool = True,
-        initial_covariance=None,  # noqa: ANN001
-    ):
+        initial_covariance: ArrayLike | None = None,
+    ) -> None:
         from numpyro.infer.initialization import init_to_uniform
 
         if (model is None) == (potential_fn is None):
@@ -652,14 +668,12 @@ class DelayedRejectionMH(MCMCKernel):
     def is_ensemble_kernel(self) -> bool:
         return False
 
-    def get_diagnostics_str(self, state) -> str:  # noqa: ANN001
+    def get_diagnostics_str(self, state: DRMHKernelState) -> str:
         n = max(int(state.i), 1)
         n2 = max(int(state.num_second_stage), 1)
-        return "acc. 1st={:.2f} 2nd={:.2f}".format(
-            float(state.num_accept_1) / n, float(state.num_accept_2) / n2
-        )
+        return f"acc. 1st={float(state.num_accept_1) / n:.2f} 2nd={float(state.num_accept_2) / n2:.2f}"
 
-    def postprocess_fn(self, model_args, model_kwargs):  # noqa: ANN001, ANN201
+    def postprocess_fn(self, model_args: tuple, model_kwargs: dict) -> Callable[[PyTree], PyTree]:
         from numpyro.util import identity
 
         if self._model is None:
@@ -670,7 +684,7 @@ class DelayedRejectionMH(MCMCKernel):
             return identity
         model = self._model
 
-        def constrained_postprocess(z):  # noqa: ANN001, ANN202
+        def constrained_postprocess(z: dict[str, Array]) -> dict[str, Array]:
             from numpyro import handlers
 
             tr = handlers.trace(
@@ -684,7 +698,14 @@ class DelayedRejectionMH(MCMCKernel):
 
         return constrained_postprocess
 
-    def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs=None):  # noqa: ANN001, ANN201
+    def init(
+        self,
+        rng_key: jax.Array,
+        num_warmup: int,
+        init_params: PyTree | None = None,
+        model_args: tuple = (),
+        model_kwargs: dict | None = None,
+    ) -> DRMHKernelState:
         """Initial `DRMHKernelState` (batched over chains when ``rng_key`` is a batch of keys).
 
         With a model, ``init_params`` follows NumPyro's convention (unconstrained values); use
@@ -709,7 +730,7 @@ class DelayedRejectionMH(MCMCKernel):
                 raise ValueError("init_params must be given when potential_fn is used")
             make_z, z_input = (lambda z: z), init_params
 
-        def one(z, key):  # noqa: ANN001, ANN202
+        def one(z: PyTree, key: PRNGKeyArray) -> DRMHKernelState:
             x, unravel = ravel_pytree(z)
             x = jnp.asarray(x, dtype=jnp.float64)
             dim = x.shape[0]
@@ -762,7 +783,7 @@ class DelayedRejectionMH(MCMCKernel):
                 rng_key=key,
             )
 
-        def init_one(z_input, key):  # noqa: ANN001, ANN202
+        def init_one(z_input: PyTree, key: PRNGKeyArray) -> DRMHKernelState:
             return one(make_z(z_input), key)
 
         if vectorized:
@@ -773,7 +794,7 @@ class DelayedRejectionMH(MCMCKernel):
             self._sample_fn = self._sample_one
         return state
 
-    def sample(self, state, model_args, model_kwargs):  # noqa: ANN001, ANN201
+    def sample(self, state: DRMHKernelState, model_args: tuple, model_kwargs: dict | None) -> DRMHKernelState:
         """One DR-MH step (batched over chains in vectorised mode)."""
         if self._sample_fn is None:
             raise RuntimeError("DelayedRejectionMH.init must be called before sample")
@@ -781,7 +802,9 @@ class DelayedRejectionMH(MCMCKernel):
 
     # --- internals ----------------------------------------------------------------------
 
-    def _init_from_model(self, key, init_params, model_args, model_kwargs, vectorized):  # noqa: ANN001, ANN202
+    def _init_from_model(
+        self, key: jax.Array, init_params: PyTree | None, model_args: tuple, model_kwargs: dict, vectorized: bool
+    ) -> tuple[Callable[[PyTree], PyTree], PyTree]:
         """``(make_z, z_input)`` with ``make_z(z_input)`` the initial ``z`` (traceable)."""
         get_init = self._inspect_model(model_args, model_kwargs)
         if self._space == "unconstrained":
@@ -792,7 +815,7 @@ class DelayedRejectionMH(MCMCKernel):
             jax.eval_shape(get_init, key[0] if vectorized else key)
             from numpyro.infer.util import constrain_fn
 
-            def constrain(u):  # noqa: ANN001, ANN202
+            def constrain(u: PyTree) -> PyTree:
                 return constrain_fn(self._model, model_args, model_kwargs, u)
 
             return constrain, init_params
@@ -800,7 +823,7 @@ class DelayedRejectionMH(MCMCKernel):
         # `numpyro.infer.util.initialize_model`), without compiling the potential's gradient.
         return get_init, key
 
-    def _inspect_model(self, model_args, model_kwargs):  # noqa: ANN001, ANN202
+    def _inspect_model(self, model_args: tuple, model_kwargs: dict) -> Callable[[PRNGKeyArray], dict[str, Array]]:
         """``key ↦ {site: initial constrained value}`` following the init strategy.
 
         Tracing it records whether the model has deterministic sites and rejects discrete
@@ -811,7 +834,7 @@ class DelayedRejectionMH(MCMCKernel):
         model, strategy = self._model, self._init_strategy
         found: dict[str, object] = {}
 
-        def get_init(k):  # noqa: ANN001, ANN202
+        def get_init(k: PRNGKeyArray) -> dict[str, Array]:
             tr = handlers.trace(
                 handlers.substitute(handlers.seed(model, k), substitute_fn=strategy)
             ).get_trace(*model_args, **model_kwargs)
@@ -827,7 +850,7 @@ class DelayedRejectionMH(MCMCKernel):
                 if v["type"] == "sample" and not v["is_observed"]
             }
 
-        def checked_get_init(k):  # noqa: ANN001, ANN202
+        def checked_get_init(k: PRNGKeyArray) -> dict[str, Array]:
             z = get_init(k)
             if found["discrete"]:
                 raise ValueError(
@@ -839,7 +862,9 @@ class DelayedRejectionMH(MCMCKernel):
 
         return checked_get_init
 
-    def _init_unconstrained(self, key, init_params, model_args, model_kwargs):  # noqa: ANN001, ANN202
+    def _init_unconstrained(
+        self, key: jax.Array, init_params: PyTree | None, model_args: tuple, model_kwargs: dict
+    ) -> PyTree:
         from numpyro.infer.util import initialize_model
 
         info = initialize_model(
@@ -864,7 +889,9 @@ class DelayedRejectionMH(MCMCKernel):
                 )
         return info.param_info.z if init_params is None else init_params
 
-    def _logdensity(self, unravel, model_args, model_kwargs):  # noqa: ANN001, ANN202
+    def _logdensity(
+        self, unravel: Callable[[Array], PyTree], model_args: tuple, model_kwargs: dict
+    ) -> Callable[[Array], Array]:
         """``x_flat ↦ log π`` in the space of the walk."""
         if self._model is None:
             potential_fn = self._potential_fn
@@ -874,7 +901,7 @@ class DelayedRejectionMH(MCMCKernel):
             return lambda x: -potential_fn(unravel(x))
         model = self._model
 
-        def logdensity(x):  # noqa: ANN001, ANN202
+        def logdensity(x: Float[Array, " dim"]) -> Float[Array, ""]:
             from numpyro.infer.util import log_density
 
             params = unravel(x)
@@ -888,7 +915,7 @@ class DelayedRejectionMH(MCMCKernel):
 
         return logdensity
 
-    def _sample_one(self, state, model_args, model_kwargs):  # noqa: ANN001, ANN202
+    def _sample_one(self, state: DRMHKernelState, model_args: tuple, model_kwargs: dict | None) -> DRMHKernelState:
         model_kwargs = {} if model_kwargs is None else model_kwargs
         x, unravel = ravel_pytree(state.z)
         x = jnp.asarray(x, dtype=jnp.float64)
@@ -925,7 +952,9 @@ class DelayedRejectionMH(MCMCKernel):
             rng_key=rng_key,
         )
 
-    def _adapt_step(self, state, position):  # noqa: ANN001, ANN202
+    def _adapt_step(
+        self, state: DRMHKernelState, position: Float[Array, " dim"]
+    ) -> tuple[Float[Array, "dim dim"], DRAMAdaptation]:
         """DRAM's adaptation after step ``state.i``: update the window's moments and ``C``.
 
         Windows restart at 20% and 50% of the warm-up; ``C`` is re-estimated from the current
@@ -947,7 +976,7 @@ class DelayedRejectionMH(MCMCKernel):
         chol = jnp.where(warm, chol, state.proposal_chol)
         return chol, adapt
 
-    def __getstate__(self):  # noqa: ANN204
+    def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_sample_fn"] = None
         return state

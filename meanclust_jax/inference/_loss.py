@@ -31,7 +31,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from .._precision import require_float64
 from .._validate import check_int
@@ -82,7 +82,7 @@ class RateProblem(eqx.Module):
     max_steps: int = eqx.field(static=True, default=4096)
     adjoint: diffrax.AbstractAdjoint | None = eqx.field(static=True, default=None)
 
-    def __check_init__(self):  # noqa: ANN204
+    def __check_init__(self) -> None:
         if not isinstance(self.data, PairData):
             raise ValueError(f"data must be a PairData, got {type(self.data).__name__}")
         if not isinstance(self.closure, AbstractClosure):
@@ -136,7 +136,7 @@ class RateProblem(eqx.Module):
             adjoint=self.adjoint,
         )
 
-    def forward_mode(self) -> "RateProblem":
+    def forward_mode(self) -> RateProblem:
         """This problem with `diffrax.ForwardMode` (differentiate `loss` with `jax.jacfwd`)."""
         return dataclasses.replace(self, adjoint=diffrax.ForwardMode())
 
@@ -238,7 +238,7 @@ def make_problem(
     closure: AbstractClosure,
     *,
     weight_a: float = 1.0,
-    Q_hat=None,  # noqa: ANN001
+    Q_hat: ArrayLike | None = None,
     solver: str | diffrax.AbstractSolver = "auto",
     rtol: float = 1e-7,
     atol: float = 1e-10,

@@ -50,13 +50,14 @@ to compute ``F`` and the pointwise log-likelihood along the chains, and to start
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, ArrayLike, Float
 
 from .._validate import check_float
 from ..ode import RATE_NAMES, solve_pairs, sparse_misfit, sparse_solution
@@ -151,7 +152,7 @@ class PosteriorModel:
         from jax.flatten_util import ravel_pytree
         from numpyro.infer.util import potential_energy
 
-        def hessian(params):  # noqa: ANN001, ANN202
+        def hessian(params: dict[str, jax.Array]) -> jax.Array:
             x, unravel = ravel_pytree(params)
             return jax.jacfwd(jax.jacfwd(
                 lambda v: potential_energy(self.model, self.model_args, {}, unravel(v))))(x)
@@ -168,7 +169,7 @@ class PosteriorModel:
         chunk = POINTWISE_CHUNK
         compiled = jax.jit(lambda a, b: jax.lax.map(lambda x: self.pointwise(*x), (a, b), batch_size=32))
 
-        def evaluate(v, sigma):  # noqa: ANN001, ANN202
+        def evaluate(v: ArrayLike, sigma: ArrayLike) -> tuple[np.ndarray, np.ndarray | None]:
             v = np.asarray(v, dtype=np.float64)
             sigma = np.asarray(sigma, dtype=np.float64)
             n = v.shape[0]
@@ -199,7 +200,9 @@ def check_likelihood(likelihood: str) -> str:
     return likelihood
 
 
-def _bounds(lower, upper, n: int, *, positive: bool, name: str = "") -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+def _bounds(
+    lower: ArrayLike, upper: ArrayLike | None, n: int, *, positive: bool, name: str = ""
+) -> tuple[np.ndarray, np.ndarray]:
     if upper is None:
         raise ValueError("upper must be given (the uniform prior needs a finite upper bound)")
     try:
@@ -227,7 +230,9 @@ def _check_sigma_scale(sigma_scale: float) -> float:
     return check_float(sigma_scale, "sigma_scale", minimum=0.0, open_min=True)
 
 
-def _paper_model(site: str, lower: np.ndarray, upper: np.ndarray, beta: float, loss_fn):  # noqa: ANN001, ANN202
+def _paper_model(
+    site: str, lower: np.ndarray, upper: np.ndarray, beta: float, loss_fn: Callable[[jax.Array], jax.Array]
+) -> Callable[[], None]:
     import numpyro
     import numpyro.distributions as dist
 
@@ -315,7 +320,12 @@ def _gaussian_rate_model(
     s_hi: np.ndarray,
     sigma_scale: float,
     fixed_split: np.ndarray | None,
-):  # noqa: ANN202
+) -> tuple[
+    Callable[[jax.Array, jax.Array, jax.Array], None],
+    Callable[[Mapping[str, jax.Array]], jax.Array],
+    Callable[[ArrayLike, ArrayLike], dict[str, jax.Array]],
+    Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array]],
+]:
     import numpyro
     import numpyro.distributions as dist
 
@@ -325,12 +335,12 @@ def _gaussian_rate_model(
     C_single = problem.data.C_single
     separate = obs.C0.ndim == 2
 
-    def trajectory(K, C0):  # noqa: ANN001, ANN202
+    def trajectory(K: jax.Array, C0: jax.Array) -> tuple[jax.Array, jax.Array]:
         """Model pairs at the observed times ``(..., times - 1, 2)`` and success flag."""
         valid = jnp.all(jnp.isfinite(K) & (K >= 0))
         K_safe = jnp.where(valid, K, 1.0)
 
-        def one(C0):  # noqa: ANN001, ANN202
+        def one(C0: jax.Array) -> tuple[jax.Array, jax.Array]:
             traj = solve_pairs(K_safe, closure, C_single, C0, obs.ts, **settings)
             return traj.C_pair, traj.ok
 
@@ -344,12 +354,12 @@ def _gaussian_rate_model(
     lo, hi = jnp.asarray(s_lo), jnp.asarray(s_hi)
     split = None if fixed_split is None else jnp.asarray(fixed_split)
 
-    def rates(latent):  # noqa: ANN001, ANN202
+    def rates(latent: Mapping[str, jax.Array]) -> jax.Array:
         s = latent["s"]
         u = latent["u"] if split is None else jnp.broadcast_to(split, s.shape)
         return rates_from_combinations(s, u)
 
-    def model(C0, observed, floor) -> None:  # noqa: ANN001
+    def model(C0: jax.Array, observed: jax.Array, floor: jax.Array) -> None:
         latent = {"s": numpyro.sample("s", dist.Uniform(lo, hi).to_event(1))}
         if split is None:
             latent["u"] = numpyro.sample("u", dist.Uniform(0.0, 1.0).expand([4]).to_event(1))
@@ -358,7 +368,7 @@ def _gaussian_rate_model(
         ll = gaussian_log_likelihood(C, ok, observed, floor, sigma)
         numpyro.factor("log_likelihood", jnp.sum(ll))
 
-    def latent_from_site(K, sigma):  # noqa: ANN001, ANN202
+    def latent_from_site(K: ArrayLike, sigma: ArrayLike) -> dict[str, jax.Array]:
         K = jnp.asarray(K, dtype=jnp.float64)
         out = {"s": identifiable_combinations(K)}
         if split is None:
@@ -366,7 +376,7 @@ def _gaussian_rate_model(
         out["sigma"] = jnp.asarray(sigma, dtype=jnp.float64)
         return out
 
-    def pointwise(K, sigma):  # noqa: ANN001, ANN202
+    def pointwise(K: jax.Array, sigma: jax.Array) -> tuple[jax.Array, jax.Array]:
         C, ok = trajectory(K, obs.C0)
         return problem.loss(K), gaussian_log_likelihood(C, ok, obs.obs, obs.floor, sigma)
 
@@ -401,15 +411,15 @@ def rate_posterior_model(
     problem: RateProblem,
     *,
     likelihood: Literal["gaussian", "paper"] = "gaussian",
-    upper=None,  # noqa: ANN001
-    lower=None,  # noqa: ANN001
+    upper: ArrayLike | None = None,
+    lower: ArrayLike | None = None,
     beta: float | None = None,
     free: Sequence[str] | None = None,
-    fixed=None,  # noqa: ANN001
+    fixed: ArrayLike | None = None,
     sigma_scale: float = SIGMA_SCALE,
     floor: bool = True,
     replicas: Literal["mean", "separate"] = "mean",
-    fixed_split=None,  # noqa: ANN001
+    fixed_split: ArrayLike | None = None,
 ) -> PosteriorModel:
     """The posterior of the rates ``k1 … k8`` for a closure (PA, OA or any other), eq. (19).
 
@@ -474,7 +484,10 @@ def rate_posterior_model(
     )
 
 
-def _paper_rate_model(fwd_problem: RateProblem, upper, lower, beta, free, fixed) -> PosteriorModel:  # noqa: ANN001
+def _paper_rate_model(
+    fwd_problem: RateProblem, upper: ArrayLike | None, lower: ArrayLike, beta: float, free: Sequence[str] | None,
+    fixed: ArrayLike | None,
+) -> PosteriorModel:
     free = tuple(RATE_NAMES) if free is None else tuple(free)
     unknown = [n for n in free if n not in RATE_NAMES]
     if unknown or len(set(free)) != len(free) or not free:
@@ -494,23 +507,25 @@ def _paper_rate_model(fwd_problem: RateProblem, upper, lower, beta, free, fixed)
     base = jnp.asarray(fixed_arr)
     jidx = jnp.asarray(idx)
 
-    def full_rates(v):  # noqa: ANN001, ANN202
+    def full_rates(v: Float[Array, " n"]) -> Float[Array, " 8"]:
         return base.at[jidx].set(v)
 
     # Jitted, so that NumPyro's eager initialisation and model tracing compile it once instead
     # of dispatching (and compiling) every operation of the solve separately.
     @jax.jit
-    def loss_fn(v):  # noqa: ANN001, ANN202
+    def loss_fn(v: Float[Array, " n"]) -> Float[Array, ""]:
         return fwd_problem.loss(full_rates(v))
 
-    def pointwise(v, sigma):  # noqa: ANN001, ANN202, ARG001
+    def pointwise(
+        v: Float[Array, " n"], sigma: jax.Array | None  # noqa: ARG001 - the signature of PosteriorModel.pointwise
+    ) -> tuple[Float[Array, ""], None]:
         return loss_fn(v), None
 
     return PosteriorModel(
         model=_paper_model("k", lo, hi, beta, loss_fn), site="k", dim_name="rate", names=free,
         lower=lo, upper=hi, beta=beta, loss_fn=loss_fn, full_rates=full_rates, forward_mode=True,
         likelihood="paper", site_values=lambda latent: latent["k"],
-        latent_from_site=lambda v, sigma: {"k": jnp.asarray(v, dtype=jnp.float64)},  # noqa: ARG005
+        latent_from_site=lambda v, sigma: {"k": jnp.asarray(v, dtype=jnp.float64)},  # noqa: ARG005 - (v, sigma) signature
         pointwise=pointwise,
     )
 
@@ -518,8 +533,8 @@ def _paper_rate_model(fwd_problem: RateProblem, upper, lower, beta, free, fixed)
 def sparse_posterior_model(
     data: PairData,
     *,
-    lower,  # noqa: ANN001
-    upper,  # noqa: ANN001
+    lower: ArrayLike,
+    upper: ArrayLike,
     likelihood: Literal["gaussian", "paper"] = "gaussian",
     beta: float | None = None,
     sigma_scale: float = SIGMA_SCALE,
@@ -553,7 +568,7 @@ def sparse_posterior_model(
     ts, C = data.times, data.C_pair
 
     @jax.jit
-    def loss_fn(v):  # noqa: ANN001, ANN202
+    def loss_fn(v: Float[Array, " 2"]) -> Float[Array, ""]:
         return sparse_misfit(v, ts, C)
 
     common = {"site": "alpha", "dim_name": "alpha_index", "names": ("alpha1", "alpha2"),
@@ -563,8 +578,8 @@ def sparse_posterior_model(
         return PosteriorModel(
             model=_paper_model("alpha", lo, hi, beta, loss_fn), beta=beta, likelihood="paper",
             site_values=lambda latent: latent["alpha"],
-            latent_from_site=lambda v, sigma: {"alpha": jnp.asarray(v, dtype=jnp.float64)},  # noqa: ARG005
-            pointwise=lambda v, sigma: (loss_fn(v), None),  # noqa: ARG005
+            latent_from_site=lambda v, sigma: {"alpha": jnp.asarray(v, dtype=jnp.float64)},  # noqa: ARG005 - (v, sigma) signature
+            pointwise=lambda v, sigma: (loss_fn(v), None),  # noqa: ARG005 - (v, sigma) signature
             **common,
         )
     if beta is not None:
@@ -573,13 +588,13 @@ def sparse_posterior_model(
     obs = _observations(data, replicas, bool(floor))
     jlo, jhi = jnp.asarray(lo), jnp.asarray(hi)
 
-    def trajectory(alpha, C0):  # noqa: ANN001, ANN202
+    def trajectory(alpha: Float[Array, " 2"], C0: jax.Array) -> tuple[jax.Array, jax.Array]:
         C_model = sparse_solution(alpha, C0, obs.ts) if C0.ndim == 1 else jax.vmap(
             lambda c0: sparse_solution(alpha, c0, obs.ts))(C0)
         C_model = C_model[..., 1:, :2]
         return C_model, jnp.all(jnp.isfinite(C_model))
 
-    def model(C0, observed, floor) -> None:  # noqa: ANN001
+    def model(C0: jax.Array, observed: jax.Array, floor: jax.Array) -> None:
         import numpyro
         import numpyro.distributions as dist
 
@@ -588,7 +603,7 @@ def sparse_posterior_model(
         C_model, ok = trajectory(alpha, C0)
         numpyro.factor("log_likelihood", jnp.sum(gaussian_log_likelihood(C_model, ok, observed, floor, sigma)))
 
-    def pointwise(alpha, sigma):  # noqa: ANN001, ANN202
+    def pointwise(alpha: Float[Array, " 2"], sigma: jax.Array) -> tuple[Float[Array, ""], jax.Array]:
         C_model, ok = trajectory(alpha, obs.C0)
         return loss_fn(alpha), gaussian_log_likelihood(C_model, ok, obs.obs, obs.floor, sigma)
 

@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from tqdm.auto import tqdm
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
+from tqdm.auto import tqdm
 
 from .._optim import keep_best_descent
 from .._precision import require_float64

@@ -28,18 +28,19 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
-from typing import Literal
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Literal
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import ArrayLike, PRNGKeyArray
 
 from .._cf import cf_posterior_attrs
 from .._io import atomic_path, existing_file, netcdf_attrs, netcdf_engine, unreadable_file_message
 from .._precision import require_float64
 from .._validate import check_float, check_int
-from ..ode import fit_sparse
+from ..ode import SparseFit, fit_sparse
 from ._data import PairData
 from ._diagnostics import ESS_MIN, RHAT_MAX, convergence
 from ._drmh import DRMH_VARIANTS, DelayedRejectionMH
@@ -48,13 +49,17 @@ from ._model import PosteriorModel, _check_beta, check_likelihood, rate_posterio
 from ._optimise import MultistartResult, _loss, multistart, polish
 from ._parametrization import IDENTIFIABLE_NAMES, identifiable_combinations
 
+if TYPE_CHECKING:
+    import arviz as az
+    import pandas as pd
+
 SAMPLERS: tuple[str, ...] = ("nuts", "drmh")
 _NUTS_FIELDS = ("potential_energy", "diverging", "num_steps", "accept_prob")
 _DRMH_FIELDS = ("potential_energy", "accept_stage", "accept_prob_1", "accept_prob_2", "num_evals")
 _RENAME = {"potential_energy": "lp", "num_steps": "n_steps", "accept_prob": "acceptance_rate"}
 
 
-def _laplace(pm: PosteriorModel, center) -> tuple[np.ndarray | None, object]:  # noqa: ANN001
+def _laplace(pm: PosteriorModel, center: dict[str, jax.Array]) -> np.ndarray | None:
     """Laplace approximation at ``center`` (an unconstrained latent dict): its covariance.
 
     The covariance is ``H⁻¹`` with ``H`` the Hessian of NumPyro's potential energy over the
@@ -72,7 +77,10 @@ def _laplace(pm: PosteriorModel, center) -> tuple[np.ndarray | None, object]:  #
     return (V / w) @ V.T
 
 
-def _initial_params(pm: PosteriorModel, key, num_chains: int, init, sigma_init, dispersion: float):  # noqa: ANN001, ANN202
+def _initial_params(
+    pm: PosteriorModel, key: PRNGKeyArray, num_chains: int, init: ArrayLike, sigma_init: ArrayLike | None,
+    dispersion: float,
+) -> tuple[dict[str, jax.Array], np.ndarray | None]:
     """Per-chain starting points in NumPyro's unconstrained space, and the Laplace covariance.
 
     Chain ``c`` starts at ``init`` (with ``sigma_init``) displaced by ``dispersion · L ξ_c``,
@@ -110,7 +118,7 @@ def _initial_params(pm: PosteriorModel, key, num_chains: int, init, sigma_init, 
     return params, cov
 
 
-def _sigma_from_residuals(pm: PosteriorModel, v) -> np.ndarray | None:  # noqa: ANN001
+def _sigma_from_residuals(pm: PosteriorModel, v: ArrayLike) -> np.ndarray | None:
     """RMS residual per observed pair at ``v`` (a starting value for ``σ``), or ``None``."""
     if pm.likelihood != "gaussian":
         return None
@@ -135,7 +143,10 @@ def _quantities(pm: PosteriorModel, latent: Mapping[str, np.ndarray]) -> dict[st
     return out
 
 
-def _inference_data(pm: PosteriorModel, quantities, stats, F=None, loglik=None):  # noqa: ANN001, ANN202
+def _inference_data(
+    pm: PosteriorModel, quantities: Mapping[str, np.ndarray], stats: Mapping[str, np.ndarray],
+    F: np.ndarray | None = None, loglik: np.ndarray | None = None,
+) -> az.InferenceData:
     import arviz as az
 
     dims = {pm.site: [pm.dim_name], "k_identifiable": ["combination"], "sigma": ["obs_pair"]}
@@ -162,18 +173,18 @@ def _pointwise(pm: PosteriorModel, v: np.ndarray, sigma: np.ndarray | None) -> t
     return F, (None if ll is None else np.asarray(ll).reshape(lead + ll.shape[1:]))
 def sample_posterior(
     pm: PosteriorModel,
-    key,  # noqa: ANN001
+    key: PRNGKeyArray,
     *,
     sampler: Literal["nuts", "drmh"] = "drmh",
     num_samples: int = 1000,
     num_chains: int = 4,
     num_warmup: int | None = None,
-    init=None,  # noqa: ANN001
-    sigma_init=None,  # noqa: ANN001
+    init: ArrayLike | None = None,
+    sigma_init: ArrayLike | None = None,
     init_dispersion: float = 1.5,
     drmh_variant: Literal["dram", "paper"] = "dram",
-    first_scale=None,  # noqa: ANN001
-    second_scale=None,  # noqa: ANN001
+    first_scale: ArrayLike | None = None,
+    second_scale: ArrayLike | None = None,
     chain_method: str = "vectorized",
     progress_bar: bool = False,
     target_accept_prob: float = 0.8,
@@ -184,7 +195,7 @@ def sample_posterior(
     rhat_max: float = RHAT_MAX,
     ess_min: float = ESS_MIN,
     attrs: Mapping[str, object] | None = None,
-):  # noqa: ANN201 - arviz.InferenceData
+) -> az.InferenceData:
     """Sample a `PosteriorModel` with NUTS or DR-MH and return an ArviZ ``InferenceData``.
 
     **Arguments:**
@@ -291,7 +302,7 @@ def sample_posterior(
     extra = {k: [np.asarray(v)] for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
     rounds, drawn = 1, num_samples
 
-    def joined():  # noqa: ANN202
+    def joined() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         return ({k: np.concatenate(v, axis=1) for k, v in latent.items()},
                 {k: np.concatenate(v, axis=1) for k, v in extra.items()})
 
@@ -368,7 +379,7 @@ def sample_posterior(
 
 
 
-def loss_along_chains(pm: PosteriorModel, samples) -> np.ndarray:  # noqa: ANN001
+def loss_along_chains(pm: PosteriorModel, samples: ArrayLike) -> np.ndarray:
     """``F`` at every sample, shape ``samples.shape[:-1]`` (sequential `jax.lax.map`).
 
     **Arguments:**
@@ -386,12 +397,12 @@ def loss_along_chains(pm: PosteriorModel, samples) -> np.ndarray:  # noqa: ANN00
     return np.asarray(values).reshape(samples.shape[:-1])
 
 
-def diagnostics(idata) -> dict:  # noqa: ANN001
+def diagnostics(idata: az.InferenceData) -> dict:
     """The ``diagnostics`` dict stored by `sample_posterior` (convergence table, acceptance, …)."""
     return json.loads(idata.posterior.attrs["diagnostics"])
 
 
-def posterior_summary(idata, round_to: int | str | None = None):  # noqa: ANN001, ANN201 - pandas.DataFrame
+def posterior_summary(idata: az.InferenceData, round_to: int | str | None = None) -> pd.DataFrame:
     """``arviz.summary`` of the reported quantities and ``F`` (mean, sd, HDI, MCSE, ESS, R-hat).
 
     `round_to` is passed to ``arviz.summary`` (``"none"``: unrounded, e.g. for rates ~1e-4).
@@ -402,7 +413,7 @@ def posterior_summary(idata, round_to: int | str | None = None):  # noqa: ANN001
     return az.summary(idata, var_names=var_names or None, round_to=round_to)
 
 
-def save_posterior(idata, path: str | os.PathLike[str]) -> None:  # noqa: ANN001
+def save_posterior(idata: az.InferenceData, path: str | os.PathLike[str]) -> None:
     """Write ``idata`` to netCDF atomically (back end: `meanclust_jax._io.netcdf_engine`, as
     every netCDF file of the package).
 
@@ -414,7 +425,7 @@ def save_posterior(idata, path: str | os.PathLike[str]) -> None:  # noqa: ANN001
         idata.to_netcdf(str(tmp), engine=netcdf_engine())
 
 
-def load_posterior(path: str | os.PathLike[str]):  # noqa: ANN201
+def load_posterior(path: str | os.PathLike[str]) -> az.InferenceData:
     """Read an ``InferenceData`` written by `save_posterior` (fully loaded into memory).
 
     **Raises:** `FileNotFoundError` if ``path`` does not exist.
@@ -431,7 +442,7 @@ def load_posterior(path: str | os.PathLike[str]):  # noqa: ANN201
     return idata
 
 
-def _check_samplers(samplers) -> tuple[str, ...]:  # noqa: ANN001
+def _check_samplers(samplers: Iterable[str]) -> tuple[str, ...]:
     samplers = tuple(samplers)
     for s in samplers:
         if s not in SAMPLERS:
@@ -441,16 +452,16 @@ def _check_samplers(samplers) -> tuple[str, ...]:  # noqa: ANN001
 
 def infer_rates(
     problem: RateProblem,
-    key,  # noqa: ANN001
+    key: PRNGKeyArray,
     *,
     likelihood: Literal["gaussian", "paper"] = "gaussian",
     samplers: tuple[str, ...] = ("nuts", "drmh"),
     num_samples: int = 1000,
     num_chains: int = 4,
     num_warmup: int | None = None,
-    init=None,  # noqa: ANN001
-    upper=None,  # noqa: ANN001
-    lower=None,  # noqa: ANN001
+    init: ArrayLike | None = None,
+    upper: ArrayLike | None = None,
+    lower: ArrayLike | None = None,
     beta: float | None = None,
     num_starts: int = 8,
     num_steps: int = 200,
@@ -536,7 +547,7 @@ def infer_rates(
                         chain_method, progress_bar, until_converged, max_samples, sampler_kwargs), ms
 
 
-def _check_init(init, pm: PosteriorModel | None, *, name: str = "init") -> np.ndarray:  # noqa: ANN001
+def _check_init(init: ArrayLike, pm: PosteriorModel | None, *, name: str = "init") -> np.ndarray:
     """``init`` as 8 finite positive rates inside the prior of ``pm`` (when it is known).
 
     Paper likelihood: every rate inside the box ``(lower, upper)``; Gaussian likelihood: every
@@ -562,8 +573,12 @@ def _check_init(init, pm: PosteriorModel | None, *, name: str = "init") -> np.nd
     return arr
 
 
-def _sample_each(pm, keys, samplers, init, attrs, num_samples, num_chains, num_warmup,  # noqa: ANN001, ANN202, PLR0913
-                 chain_method, progress_bar, until_converged, max_samples, sampler_kwargs):
+def _sample_each(
+    pm: PosteriorModel, keys: jax.Array, samplers: tuple[str, ...], init: ArrayLike | None,
+    attrs: Mapping[str, object], num_samples: int, num_chains: int, num_warmup: int | None, chain_method: str,
+    progress_bar: bool, until_converged: bool, max_samples: int | None,
+    sampler_kwargs: Mapping[str, Mapping[str, object]] | None,
+) -> dict[str, az.InferenceData]:
     """Run `sample_posterior` once per sampler, the i-th with ``keys[i]``."""
     extra = dict(sampler_kwargs or {})
     unknown = set(extra) - set(SAMPLERS)
@@ -579,14 +594,14 @@ def _sample_each(pm, keys, samplers, init, attrs, num_samples, num_chains, num_w
 
 def infer_sparse(
     data: PairData,
-    key,  # noqa: ANN001
+    key: PRNGKeyArray,
     *,
     likelihood: Literal["gaussian", "paper"] = "gaussian",
     samplers: tuple[str, ...] = ("nuts", "drmh"),
     num_samples: int = 1000,
     num_chains: int = 4,
     num_warmup: int | None = None,
-    bound=None,  # noqa: ANN001
+    bound: float | None = None,
     beta: float | None = None,
     chain_method: str = "vectorized",
     progress_bar: bool = False,
@@ -595,7 +610,7 @@ def infer_sparse(
     model_kwargs: Mapping[str, object] | None = None,
     attrs: Mapping[str, object] | None = None,
     sampler_kwargs: Mapping[str, Mapping[str, object]] | None = None,
-):  # noqa: ANN201
+) -> tuple[dict[str, az.InferenceData], SparseFit]:
     """SA closure: the direct fit of ``(α1, α2)`` (eq. 28) and, optionally, its posterior.
 
     **Arguments:**

@@ -113,7 +113,8 @@ def solve_pairs_with_rates(
     require_float64("solve_pairs_with_rates")
     check_times(ts)
     if np.shape(C_pair0) != (3,) or np.shape(C_single) != (2,):
-        raise ValueError(f"C_pair0 must have shape (3,) and C_single (2,), got {np.shape(C_pair0)}, {np.shape(C_single)}")
+        raise ValueError(
+            f"C_pair0 must have shape (3,) and C_single (2,), got {np.shape(C_pair0)}, {np.shape(C_single)}")
     ts = jnp.asarray(ts, dtype=jnp.float64)
     solver = diffrax.Kvaerno5() if solver is None else solver
     edges = rates.edges

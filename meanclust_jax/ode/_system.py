@@ -18,12 +18,14 @@ tolerance of its nonlinear (Newton) solves.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Bool, Float, Int
+from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from .._labels import TRIPLET_INDEX
 from .._precision import require_float64
@@ -45,12 +47,12 @@ _ANG_MMP = TRIPLET_INDEX["ang:--+"]
 _LIN_MMP = TRIPLET_INDEX["lin:--+"]
 
 
-def _is_concrete(x) -> bool:  # noqa: ANN001
+def _is_concrete(x: object) -> bool:
     """Whether ``x`` holds concrete values (not a tracer under jit/grad/vmap)."""
     return not isinstance(x, jax.core.Tracer)
 
 
-def check_rates(K, name: str = "K") -> None:  # noqa: ANN001
+def check_rates(K: ArrayLike, name: str = "K") -> None:
     """Validate a vector of reaction rates at trace time.
 
     Only concrete values are checked; under `jax.jit` the loss returns ``+inf`` instead.
@@ -76,7 +78,7 @@ def check_rates(K, name: str = "K") -> None:  # noqa: ANN001
             raise ValueError(f"{name} must be non-negative rates in [0, inf), got {arr.tolist()}")
 
 
-def check_times(ts, name: str = "ts") -> None:  # noqa: ANN001
+def check_times(ts: ArrayLike, name: str = "ts") -> None:
     """Validate a time grid: one-dimensional, at least two points, finite, strictly increasing.
 
     **Raises:**
@@ -218,11 +220,17 @@ class PairTrajectory(eqx.Module):
     ok: Bool[Array, ""]
 
 
+#: The arguments of the vector field: rates (constant, or a function of time such as
+#: `meanclust_jax.ode.PiecewiseConstantRates`), the closure and the singlets.
+_FieldArgs = tuple[
+    Float[Array, " 8"] | Callable[[Float[Array, ""]], Float[Array, " 8"]], AbstractClosure, Float[Array, " 2"]
+]
+
 #: The closed system is evaluated on the state clipped into ``[PAIR_FLOOR, 1]`` (see `_vector_field`).
 PAIR_FLOOR: float = 1e-12
 
 
-def _vector_field(t, y, args):  # noqa: ANN001, ANN202
+def _vector_field(t: Float[Array, ""], y: Float[Array, " 3"], args: _FieldArgs) -> Float[Array, " 3"]:
     """Eq. (8) on the physical range, continued finitely outside it (one closure evaluation).
 
     Pair concentrations lie in ``[0, 1]``; a trial state of a solver (a Runge–Kutta stage, a
@@ -245,7 +253,19 @@ def _vector_field(t, y, args):  # noqa: ANN001, ANN202
 AUTO_EXPLICIT_STEPS: int = 1024
 
 
-def _diffeqsolve(solver, y0, args, t0, t1, dt0, ts, rtol, atol, max_steps, adjoint):  # noqa: ANN001, ANN202
+def _diffeqsolve(
+    solver: diffrax.AbstractSolver,
+    y0: Float[Array, " 3"],
+    args: _FieldArgs,
+    t0: Float[Array, ""],
+    t1: Float[Array, ""],
+    dt0: float | Float[Array, ""],
+    ts: Float[Array, " T"],
+    rtol: float,
+    atol: float,
+    max_steps: int,
+    adjoint: diffrax.AbstractAdjoint,
+) -> tuple[Float[Array, "T 3"], diffrax.RESULTS, Int[Array, ""], Bool[Array, ""]]:
     sol = diffrax.diffeqsolve(
         diffrax.ODETerm(_vector_field),
         solver,
@@ -350,7 +370,7 @@ def solve_pairs(
             diffrax.Tsit5(), *common, min(int(max_steps), AUTO_EXPLICIT_STEPS), adjoint
         )
 
-        def _implicit(_):  # noqa: ANN001, ANN202
+        def _implicit(_: None) -> tuple[Float[Array, "T 3"], diffrax.RESULTS, Int[Array, ""], Bool[Array, ""]]:
             ys, result, n, ok = _diffeqsolve(
                 diffrax.Kvaerno5(), *common, int(max_steps), adjoint
             )

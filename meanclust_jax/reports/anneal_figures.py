@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,12 +23,16 @@ from .._labels import PAIRS
 from .closure_figures import _new_figure, _save
 from .style import DIMENSIONLESS, PAIR_COLOURS, SPECIES_COLOURS, TIME_UNIT, with_unit
 
+if TYPE_CHECKING:
+    import xarray as xr
+    from matplotlib.axes import Axes
 
-def _replica_mean(da) -> np.ndarray:  # noqa: ANN001 - xarray.DataArray
+
+def _replica_mean(da: xr.DataArray) -> np.ndarray:
     return np.asarray(da.mean("replica").values if "replica" in da.dims else da.values, dtype=float)
 
 
-def plot_anneal_history(ds, path: str | os.PathLike[str], *, title: str | None = None) -> Path:  # noqa: ANN001
+def plot_anneal_history(ds: xr.Dataset, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
     """Temperature, energy and pair concentrations against time (paper Fig. 2).
 
     **Arguments:**
@@ -70,7 +75,7 @@ def plot_anneal_history(ds, path: str | os.PathLike[str], *, title: str | None =
     return _save(fig, path)
 
 
-def _energy_unit(ds) -> str:  # noqa: ANN001
+def _energy_unit(ds: xr.Dataset) -> str:
     """The energy unit of a trajectory, for axis labels (CF ``units`` of ``energy``; ``"1"`` is
     shown as "energy units")."""
     unit = str(ds["energy"].attrs.get("units", "1"))
@@ -96,7 +101,7 @@ def _hexagons(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.stack([x.ravel(), y.ravel()], axis=-1)[:, None, :] + corners[None]
 
 
-def _draw_lattice(ax, s: np.ndarray) -> None:  # noqa: ANN001
+def _draw_lattice(ax: Axes, s: np.ndarray) -> None:
     from matplotlib.collections import PolyCollection
 
     x, y = site_positions(*s.shape)

@@ -142,16 +142,19 @@ def _checks_bullets(numbers: Mapping[str, Any]) -> list[str]:
         f"Conservation (docs/model.md §9): C₊₊ − C₋₋ = C₊ − C₋ at every record of all {len(cons)} compositions, and "
         f"constant in time — largest deviation {_g(worst, 2)} (tolerance 1e-12): "
         + ("**holds**." if held else "**fails**: some trajectory's composition changed."),
-        f"α2/α1 from eq. (28) on the x = 1/3 data (least squares of the integrated equations): {float(ap['value']):.6f} "
+        f"α2/α1 from eq. (28) on the x = 1/3 data (least squares of the integrated equations): "
+        f"{float(ap['value']):.6f} "
         f"with our pairs (expected 1), {float(ac['value']):.4f} with per-species pairs C_ii/C_i (expected C₊/C₋ = "
         f"{float(ac['expected']):.4f})"
         + (f"; the closed-form fit (eq. 29) gives {float(fit['alpha'][1]) / float(fit['alpha'][0]):.6f} and "
            f"{float(fit['alpha_conditional'][1]) / float(fit['alpha_conditional'][0]):.3f}" if fit.get("alpha") else "")
-        + ". The paper's (−0.083, −0.166) has the ratio 2 = (1 − x)/x at x = 1/3: what per-species normalisation gives.",
+        + ". The paper's (−0.083, −0.166) has the ratio 2 = (1 − x)/x at x = 1/3: "
+        "what per-species normalisation gives.",
         f"SA normalisation: summed over one shape SA gives w(1 + 4C₊₋) (checked to {_g(float(sa['value']), 2)}), i.e. "
         f"{lo:.3f}…{hi:.3f} w on these data instead of w; every chain marginal exceeds w C_jk by exactly w C₊₋. "
         f"PA's chain sums are w ({pa['lin'][0]:.6f}…{pa['lin'][1]:.6f}), its triangle sums {pa['tri'][0]:.3f}…"
-        f"{pa['tri'][1]:.3f} w. On the x = 1/3 data SA over-counts {len(bias['over'])} of 16 types, most (relative to the "
+        f"{pa['tri'][1]:.3f} w. On the x = 1/3 data SA over-counts {len(bias['over'])} of 16 types, "
+        f"most (relative to the "
         f"data): " + ", ".join(f"{t} ({_g(float(v), 2)}×)" for t, v in over) + ".",
     ]
     return out
@@ -184,7 +187,8 @@ def _ground_state_blocks(numbers: Mapping[str, Any]) -> list:
     for lab in ("1/3", "1/2"):
         st = gs[lab]
         known = sum(v is not None for v in st["exact"])
-        erows.append([f"x = {lab}, uncorrelated (T = ∞)"] + [_g(st["random"]["closures"][n]["mean_error"]) for n in names])
+        erows.append([f"x = {lab}, uncorrelated (T = ∞)"]
+                     + [_g(st["random"]["closures"][n]["mean_error"]) for n in names])
         erows.append([f"x = {lab}, ground state ({known} of 16 types fixed)"]
                      + [_g(st["closures"][n]["mean_error"]) for n in names])
     blocks.append(Table(["state"] + names, erows,
@@ -231,7 +235,8 @@ def _sensitivity_blocks(sens: Mapping[str, Any], figure: str | None, caption: st
     bullets = [
         ("Some protocol reproduces the paper's closure results" if sens["any_reproduces"] else
          "**No protocol reproduces the paper's closure results**")
-        + f" (SA gain within ±{th['sa_gain_pp']:g} points of +36.13%, ≥ {th['table2_rows_within']} Table II rows within "
+        + f" (SA gain within ±{th['sa_gain_pp']:g} points of +36.13%, "
+        f"≥ {th['table2_rows_within']} Table II rows within "
         f"{th['exponent_tolerance']} at both compositions, ≥ {th['orders_types']} types with J_PA/J_OA ≥ "
         f"{th['orders_factor']:g} at both).",
         f"Closest: in SA gain `{cl['sa_gain']}`, to Table II `{cl['table2']}`, in closure claims reproduced "

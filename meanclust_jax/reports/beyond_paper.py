@@ -16,8 +16,7 @@ import numpy as np
 
 from ..closures import QUANTITIES
 from ..paper import composition_label
-from .markup import sig as _g
-from .markup import Bullets, Figure, Heading, Paragraph, Table
+from .markup import Bullets, Figure, Heading, Paragraph, Table, sig as _g
 
 #: The target of issue 12: wins over PA (of 10 held-out compositions) and average improvement.
 TARGET_WINS, TARGET_IMPROVEMENT_PERCENT = 8, 36.0
@@ -56,7 +55,8 @@ def beyond_paper_section(summaries: dict[str, Any], figure: Callable[[dict[str, 
     wins, gain = loco["wins_over_pa"][cc], loco["improvement_over_pa"][cc]
     met = wins >= TARGET_WINS and gain >= TARGET_IMPROVEMENT_PERCENT
     n_x = len(loco["compositions"])
-    in_sample = {n: c["improvement_over_pa"][n] for n in ("OA-hard-all", "consistent-all") if n in c["improvement_over_pa"]}
+    in_sample = {n: c["improvement_over_pa"][n] for n in ("OA-hard-all", "consistent-all")
+                 if n in c["improvement_over_pa"]}
     bullets = [
         f"Held out, the consistent closure beats PA at {wins} of {n_x} compositions and lowers the "
         f"composition-averaged ℰ by {gain:+.1f}% (OA-hard, calibrated the same way: {loco['wins_over_pa'][oa]} of "

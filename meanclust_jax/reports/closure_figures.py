@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,13 +24,18 @@ from .._io import atomic_path
 from .._labels import PAIR_INDEX, TRIPLETS, pair_label, triplet_pattern, triplet_shape
 from .style import DATA_COLOURS, DIMENSIONLESS, closure_colour, closure_name, with_unit
 
+if TYPE_CHECKING:
+    import xarray as xr
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure as MplFigure
+
 #: Types shown in Fig. 8 by default (one per panel).
 FIG8_TYPES: tuple[str, ...] = ("lin:+++", "ang:-+-", "tri:++-", "ang:---")
 
 _SHAPE_NAMES = {"lin": "linear", "ang": "angled", "tri": "triangle"}
 
 
-def _new_figure(figsize):
+def _new_figure(figsize: tuple[float, float]) -> MplFigure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -38,7 +44,7 @@ def _new_figure(figsize):
     return fig
 
 
-def _save(fig, path: str | os.PathLike[str]) -> Path:
+def _save(fig: MplFigure, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     fmt = path.suffix.lstrip(".") or "png"
     with atomic_path(path) as tmp:
@@ -46,7 +52,7 @@ def _save(fig, path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _legend_outside(fig, ax, *, ncol: int = 1) -> None:  # noqa: ANN001
+def _legend_outside(fig: MplFigure, ax: Axes, *, ncol: int = 1) -> None:
     """One legend for the figure, to the right of the axes (never over the data)."""
     handles, labels = ax.get_legend_handles_labels()
     if handles:
@@ -167,7 +173,7 @@ def plot_closure_errors(
 
 
 def plot_mean_error_vs_composition(
-    study,
+    study: xr.Dataset,
     path: str | os.PathLike[str],
     *,
     closures: Sequence[str] | None = None,

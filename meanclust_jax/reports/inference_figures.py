@@ -15,14 +15,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._io import atomic_path
 from .style import DIMENSIONLESS, RATE_UNIT, TIME_UNIT, closure_colour, with_unit
 
+if TYPE_CHECKING:
+    import arviz as az
+    import xarray as xr
+    from matplotlib.figure import Figure as MplFigure
 
-def _pyplot():  # noqa: ANN202
+
+def _pyplot() -> ModuleType:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -31,19 +38,19 @@ def _pyplot():  # noqa: ANN202
     return plt
 
 
-def _save(fig, path: str | os.PathLike[str]) -> None:  # noqa: ANN001
+def _save(fig: MplFigure, path: str | os.PathLike[str]) -> None:
     suffix = os.path.splitext(str(path))[1].lstrip(".") or "png"
     with atomic_path(path) as tmp:
         fig.savefig(str(tmp), format=suffix, dpi=150, bbox_inches="tight")
 
 
-def _unit(da, default: str) -> str:  # noqa: ANN001
+def _unit(da: xr.DataArray, default: str) -> str:
     """The CF ``units`` of a posterior variable for an axis label (``"1"`` → dimensionless)."""
     unit = str(da.attrs.get("units", default))
     return DIMENSIONLESS if unit in ("1", "") else unit
 
 
-def _rate_samples(idata, names: Sequence[str]) -> dict[str, np.ndarray]:  # noqa: ANN001
+def _rate_samples(idata: az.InferenceData, names: Sequence[str]) -> dict[str, np.ndarray]:
     post = idata.posterior
     site = post.attrs.get("site", "k")
     da = post[site]
@@ -58,7 +65,7 @@ def _rate_samples(idata, names: Sequence[str]) -> dict[str, np.ndarray]:  # noqa
 
 
 def plot_posterior_rates(
-    idata,  # noqa: ANN001
+    idata: az.InferenceData,
     path: str | os.PathLike[str],
     *,
     axes_rates: Sequence[str] = ("k1", "k2", "k3"),

@@ -9,20 +9,20 @@ numbers (each could come out either way), never written in advance.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from .. import paper
-from .markup import Bullets, Heading, Paragraph, Table
-from .markup import sig as _g
+from .markup import Bullets, Figure, Heading, Paragraph, Table, sig as _g
 
 RATES = tuple(f"k{i}" for i in range(1, 9))
 COMBINATIONS = ("4k1+k2", "4k3+k4", "4k5+k6", "4k7+k8")
 SAMPLER_NAMES = {"nuts": "NUTS", "drmh": "DR-MH (DRAM)"}
 
 
-def settings_text(cfg, inf: dict[str, Any]) -> str:  # noqa: ANN001
+def settings_text(cfg, inf: dict[str, Any]) -> str:  # noqa: ANN001 - StudyConfig: reports never import the study
     """One paragraph of the inference settings (for the report's opening section)."""
     return (
         f"Rate inference on the x = 1/3 trajectory (replica mean; time in sweeps, rates per sweep) "
@@ -39,7 +39,8 @@ def _verdict(sampler: str, r: dict[str, Any]) -> str:
     conv = r["convergence"]
     draws = f"{conv['num_chains']} chains × {conv['num_draws']} kept draws ({r['rounds']} round(s))"
     if r["converged"]:
-        return f"{SAMPLER_NAMES[sampler]}: converged — {draws}; every quantity has R-hat ≤ {conv['rhat_max']} and bulk and tail ESS ≥ {conv['ess_min']:.0f}."
+        return (f"{SAMPLER_NAMES[sampler]}: converged — {draws}; every quantity has R-hat ≤ {conv['rhat_max']} "
+                f"and bulk and tail ESS ≥ {conv['ess_min']:.0f}.")
     fails = conv["failures"]
     return (f"{SAMPLER_NAMES[sampler]}: **not converged** within its budget ({draws}); its numbers below are "
             f"not results: " + "; ".join(fails[:6]) + (" …" if len(fails) > 6 else "") + ".")
@@ -163,7 +164,7 @@ def _loo_table(inf: dict[str, Any]) -> list:
             Bullets(notes)]
 
 
-def inference_section(summaries: dict[str, Any], figure) -> list:  # noqa: ANN001
+def inference_section(summaries: dict[str, Any], figure: Callable[[str], Figure]) -> list:
     """The report blocks of the rate inference. ``figure(key)`` returns the `Figure` of a key."""
     inf = summaries["inference"]
     blocks: list = [Heading("5. Reaction-rate posteriors (paper Figs. 13, 14)"), Paragraph(

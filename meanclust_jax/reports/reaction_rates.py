@@ -27,13 +27,18 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..engine import COEFFICIENTS, INFINITE_TEMPERATURE_RATES, REACTANTS, REACTIONS
 from .closure_figures import _new_figure, _save
 from .style import RATE_UNIT, TIME_UNIT, closure_colour, with_unit
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from ..closures import AbstractClosure
 
 #: ``10 / (3 c_r)``: measured rate = this x acceptance fraction of the class's reactant chains.
 _SCALE = np.asarray(INFINITE_TEMPERATURE_RATES)
@@ -43,7 +48,7 @@ CLOSE_TO_ZERO = 0.1
 RHAT_MAX, ESS_MIN = 1.01, 400
 
 
-def _require_observer(ds) -> None:  # noqa: ANN001
+def _require_observer(ds: xr.Dataset) -> None:
     if "reaction_attempts" not in ds:
         raise ValueError(
             "the trajectory has no reaction observer (reaction_attempts): anneal with reactions=True "
@@ -51,7 +56,7 @@ def _require_observer(ds) -> None:  # noqa: ANN001
         )
 
 
-def _pooled_counts(ds) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+def _pooled_counts(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
     """Attempts and accepted events per record, summed over replicas: ``(time, 8)`` each."""
     R, A = ds["reaction_attempts"], ds["reaction_accepted"]
     if "replica" in R.dims:
@@ -59,7 +64,7 @@ def _pooled_counts(ds) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
     return np.asarray(R.values, dtype=np.float64), np.asarray(A.values, dtype=np.float64)
 
 
-def pooled_rates(ds) -> np.ndarray:  # noqa: ANN001
+def pooled_rates(ds: xr.Dataset) -> np.ndarray:
     """Measured rates ``k1 … k8`` per record interval, pooled over replicas.
 
     **Arguments:** `ds`, a trajectory recorded with the reaction observer.
@@ -75,7 +80,7 @@ def pooled_rates(ds) -> np.ndarray:  # noqa: ANN001
         return np.where(R > 0, _SCALE * A / np.where(R > 0, R, 1.0), np.nan)
 
 
-def time_averaged_rates(ds, *, t_min: float | None = None, t_max: float | None = None,  # noqa: ANN001
+def time_averaged_rates(ds: xr.Dataset, *, t_min: float | None = None, t_max: float | None = None,
                         n_batches: int = 10) -> dict[str, Any]:
     """Attempt-weighted time average of the measured rates over a window, pooled over replicas.
 
@@ -194,7 +199,9 @@ def _pair_error(ts: np.ndarray, model: np.ndarray, data: np.ndarray) -> dict[str
     return {"half_integral": float(0.5 * np.trapezoid(sq, ts)), "rms": float(np.sqrt(np.mean(sq)))}
 
 
-def closure_error(ds, closure, constant_rates: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:  # noqa: ANN001
+def closure_error(
+    ds: xr.Dataset, closure: AbstractClosure, constant_rates: Mapping[str, np.ndarray] | None = None
+) -> dict[str, Any]:
     """Separate the closure's error from the constant-rate model's (issue 11, item 5).
 
     Integrates the closed pair system (8) from the data's first record (replica mean), once with
@@ -235,7 +242,7 @@ def closure_error(ds, closure, constant_rates: Mapping[str, np.ndarray] | None =
     return out
 
 
-def plot_measured_rates(ds, path: str | os.PathLike[str], *,  # noqa: ANN001
+def plot_measured_rates(ds: xr.Dataset, path: str | os.PathLike[str], *,
                         posteriors: Mapping[str, Mapping[str, list[float]]] | None = None,
                         averaged: Mapping[str, Any] | None = None, title: str | None = None) -> Path:
     """The measured ``k1 … k8`` against time, one panel per rate, with the temperature steps.
@@ -263,14 +270,14 @@ def plot_measured_rates(ds, path: str | os.PathLike[str], *,  # noqa: ANN001
         ax.step(t[1:], k[1:, r], where="pre", color="k", lw=0.9, label="measured (per record)")
         if averaged is not None and np.isfinite(averaged["rate"][r]):
             ax.axhline(averaged["rate"][r], color="k", ls="--", lw=0.8, label="measured, time average")
-        for (label, post), colour in zip((posteriors or {}).items(), colours):
+        for (label, post), colour in zip((posteriors or {}).items(), colours, strict=True):
             ax.axhspan(post["hdi_low"][r], post["hdi_high"][r], color=colour, alpha=0.18, lw=0)
             ax.axhline(post["mean"][r], color=colour, lw=1.1, label=f"{label} posterior (94% HDI)")
         for s in steps:
             ax.axvline(s, color="0.75", lw=0.6, zorder=0)
         ax.set_yscale("log")
-        ax.set_title(f"{REACTIONS[r]}: {REACTANTS[r].replace('ang:', '∠').replace('lin:', '—')} (c = {COEFFICIENTS[r]})",
-                     fontsize=9)
+        reactant = REACTANTS[r].replace("ang:", "∠").replace("lin:", "—")
+        ax.set_title(f"{REACTIONS[r]}: {reactant} (c = {COEFFICIENTS[r]})", fontsize=9)
         if r % 4 == 0:
             ax.set_ylabel(with_unit("rate", RATE_UNIT))
         if r >= 4:

@@ -19,26 +19,26 @@ Layout of a study folder::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .. import paper
 from .._io import write_text_atomic
 from .._labels import TRIPLETS
-from .. import paper
 from ..paper import composition_label
 from .audit_report import audit_blocks
-from .inference_report import inference_section, settings_text
-from .markup import Bullets, Figure, Heading, Paragraph, Table, to_html, to_markdown
-from .markup import sig as _g
 from .beyond_paper import beyond_paper_section
+from .inference_report import inference_section, settings_text
+from .markup import Bullets, Figure, Heading, Paragraph, Table, sig as _g, to_html, to_markdown
 from .study_figures import FIGURES
 
 TITLE = 'Reproduction of "Data-Driven Optimal Closures for Mean-Cluster Models" (Ahmadi, Foster, Protas)'
 
 
-def _vec(v) -> str:  # noqa: ANN001
+def _vec(v: Iterable[float]) -> str:
     return "[" + ", ".join(f"{x:.2f}".replace("-0.00", "0.00") for x in v) + "]"
 
 
@@ -49,7 +49,7 @@ def _figure(summaries: dict[str, Any], key: str) -> Figure:
 # --------------------------------------------------------------------------- sections
 
 
-def _settings_section(cfg, summaries: dict[str, Any]) -> list:  # noqa: ANN001
+def _settings_section(cfg, summaries: dict[str, Any]) -> list:  # noqa: ANN001 - StudyConfig: reports never import the study
     a = summaries["anneal"]
     inf = summaries["inference"]
     quick = " This is a `--quick` run: sizes and chain lengths are far too small for conclusions." if cfg.quick else ""
@@ -199,7 +199,7 @@ def _reactions_section(summaries: dict[str, Any]) -> list:
     from .reaction_rates import reaction_rate_blocks
 
     return reaction_rate_blocks(summaries["reactions"]) if "reactions" in summaries else []
-def _caveats(cfg) -> list:  # noqa: ANN001
+def _caveats(cfg) -> list:  # noqa: ANN001 - StudyConfig: reports never import the study
     return [
         Heading("6. Where and why our numbers differ"),
         Bullets([
@@ -228,7 +228,7 @@ def _caveats(cfg) -> list:  # noqa: ANN001
     ]
 
 
-def build_report(cfg, summaries: dict[str, Any]) -> list:  # noqa: ANN001
+def build_report(cfg, summaries: dict[str, Any]) -> list:  # noqa: ANN001 - StudyConfig: reports never import the study
     """The report's blocks from the stage summaries (see `meanclust_jax.reports.markup`)."""
     audit = audit_blocks(summaries["audit"]) if "audit" in summaries else []  # claims audit (issue 13)
     return (_settings_section(cfg, summaries) + _anneal_section(summaries) + _table2_section(summaries)
@@ -238,7 +238,7 @@ def build_report(cfg, summaries: dict[str, Any]) -> list:  # noqa: ANN001
             + _reactions_section(summaries) + audit + _caveats(cfg))
 
 
-def write_report(out: Path, cfg, summaries: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001
+def write_report(out: Path, cfg, summaries: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001 - StudyConfig: reports never import the study
     """Write ``report.md`` and ``report.html`` into `out`; returns the files and figures referenced.
 
     **Raises:** `KeyError` if a stage summary is missing (run the earlier stages first).

@@ -6,11 +6,20 @@ interrupted run resumes where it stopped. The layout of the folder is described 
 `meanclust_jax.reports.study_report` and in the README.
 """
 
-from ._config import MIN_SIZE as MIN_SIZE, StudyConfig as StudyConfig, check_size as check_size
-from ._config import check_study_memory as check_study_memory
+from ._config import (
+    MIN_SIZE as MIN_SIZE,
+    StudyConfig as StudyConfig,
+    check_size as check_size,
+    check_study_memory as check_study_memory,
+)
 from ._resume import posterior_exists as posterior_exists, saved_result as saved_result
-from ._runner import LOCK_NAME as LOCK_NAME, STAGES as STAGES, completed_stages as completed_stages
-from ._runner import prepare_output as prepare_output, run_study as run_study
+from ._runner import (
+    LOCK_NAME as LOCK_NAME,
+    STAGES as STAGES,
+    completed_stages as completed_stages,
+    prepare_output as prepare_output,
+    run_study as run_study,
+)
 
 __all__ = [
     "LOCK_NAME",

@@ -22,12 +22,19 @@ A point estimate or posterior already on disk made with the same settings is reu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from jaxtyping import ArrayLike, Float, PRNGKeyArray
 
 from ._config import StudyConfig
+
+if TYPE_CHECKING:
+    import arviz as az
+
+    from ..inference import PairData, PosteriorModel, RateProblem
 
 #: The inference problems of the study, in order.
 INFERENCE_CLOSURES = ("PA", "OA-hard-1/2", "SA")
@@ -42,7 +49,7 @@ def _file_label(name: str) -> str:
     return name.replace("/", "_")
 
 
-def posterior_numbers(idata) -> dict[str, Any]:  # noqa: ANN001
+def posterior_numbers(idata: az.InferenceData) -> dict[str, Any]:
     """Summary numbers of one posterior: per-quantity mean, sd, HDI, MCSE, ESS, R-hat; verdict."""
     from ..inference import convergence, diagnostics, posterior_summary
 
@@ -77,7 +84,10 @@ def _settings(cfg: StudyConfig, sampler: str) -> dict[str, Any]:
             "num_chains": cfg.chains, "seed": cfg.seed, "variant": "dram"}
 
 
-def _sample(pm, key, sampler: str, cfg: StudyConfig, init, progress: bool, attrs: dict):  # noqa: ANN001, ANN202
+def _sample(
+    pm: PosteriorModel, key: PRNGKeyArray, sampler: str, cfg: StudyConfig, init: np.ndarray, progress: bool,
+    attrs: dict,
+) -> az.InferenceData:
     from ..inference import sample_posterior
 
     if sampler == "nuts":
@@ -90,7 +100,7 @@ def _sample(pm, key, sampler: str, cfg: StudyConfig, init, progress: bool, attrs
                             until_converged=True, progress_bar=progress, attrs=attrs, **kw)
 
 
-def _residual_autocorrelation(data, C_model) -> dict[str, float]:  # noqa: ANN001
+def _residual_autocorrelation(data: PairData, C_model: Float[ArrayLike, "n 3"]) -> dict[str, float]:
     """Lag-1 autocorrelation of the residuals of ``C++`` and ``C--`` after the first record."""
     r = np.asarray(data.C_pair)[1:, :2] - np.asarray(C_model)[1:, :2]
     out = {}
@@ -101,7 +111,7 @@ def _residual_autocorrelation(data, C_model) -> dict[str, float]:  # noqa: ANN00
     return out
 
 
-def _replica_check(problem, K0, idata) -> dict[str, Any]:  # noqa: ANN001
+def _replica_check(problem: RateProblem, K0: np.ndarray, idata: az.InferenceData) -> dict[str, Any]:
     """Least-squares ``s_j`` from the replica mean and from the replicas as separate observations,
     and their difference in posterior standard deviations of ``s_j`` (issue 10, item 6)."""
     from ..inference import compare_replica_fits
@@ -113,7 +123,10 @@ def _replica_check(problem, K0, idata) -> dict[str, Any]:  # noqa: ANN001
             "difference_in_sd": _floats(diff / np.where(sd > 0, sd, np.inf))}
 
 
-def _point_estimate(problem, key, cfg: StudyConfig, name: str, log, progress: bool = False) -> dict[str, Any]:  # noqa: ANN001
+def _point_estimate(
+    problem: RateProblem, key: PRNGKeyArray, cfg: StudyConfig, name: str, log: Callable[[str], None],
+    progress: bool = False,
+) -> dict[str, Any]:
     """Multistart, Levenberg–Marquardt polish and (with ``cfg.stationarity``) the stationarity
     report of one closure's rates; JSON-able."""
     from ..inference import multistart, polish, stationarity
@@ -138,7 +151,7 @@ def _point_estimate(problem, key, cfg: StudyConfig, name: str, log, progress: bo
     return point
 
 
-def inference_stage(out: Path, cfg: StudyConfig, log, progress: bool) -> dict[str, Any]:  # noqa: ANN001
+def inference_stage(out: Path, cfg: StudyConfig, log: Callable[[str], None], progress: bool) -> dict[str, Any]:
     """Run the rate inference of the study (module docstring); returns the stage summary.
 
     Writes ``posteriors/<closure>.<sampler>.nc`` (ArviZ InferenceData with CF metadata).

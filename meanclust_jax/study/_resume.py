@@ -14,9 +14,14 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._io import jsonable, write_text_atomic
+
+if TYPE_CHECKING:
+    import arviz as az
+
+    from ._config import StudyConfig
 
 #: Attribute of a posterior's ``posterior`` group that holds its settings (JSON text).
 SETTINGS_ATTR = "study_settings"
@@ -26,13 +31,13 @@ def _canonical(settings: Mapping[str, Any]) -> str:
     return json.dumps(jsonable(dict(settings)), sort_keys=True)
 
 
-def result_settings(cfg, **what: Any) -> dict[str, Any]:  # noqa: ANN001 - StudyConfig
+def result_settings(cfg: StudyConfig, **what: Any) -> dict[str, Any]:
     """The settings of one result: the whole study configuration plus ``what`` (e.g.
     ``closure="PA", sampler="nuts"``)."""
     return {"config": json.loads(cfg.to_json()), **what}
 
 
-def mark_posterior(idata, settings: Mapping[str, Any]):  # noqa: ANN001, ANN201 - arviz.InferenceData
+def mark_posterior(idata: az.InferenceData, settings: Mapping[str, Any]) -> az.InferenceData:
     """Record ``settings`` in the posterior's attributes (before `save_posterior`)."""
     idata.posterior.attrs[SETTINGS_ATTR] = _canonical(settings)
     return idata

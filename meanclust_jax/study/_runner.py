@@ -73,10 +73,11 @@ def run_study(
 
     Stages (`STAGES`): anneal the ten compositions (docs/model.md §1–4), calibrate and compare the
     closures (paper Section VI.A–C), infer the rates with NUTS and DR-MH (Section VI.D), draw
-    the figures of docs/model.md §8, audit every claim of the paper (`meanclust_jax.audit`), and write ``report.md`` / ``report.html``. A finished stage is
-    recorded in ``out/stages/<stage>.json`` with its summary numbers; a rerun with the same
-    settings skips finished stages (and the annealing resumes from its checkpoint), so an
-    interrupted study continues where it stopped.
+    the figures of docs/model.md §8, audit every claim of the paper (`meanclust_jax.audit`), and
+    write ``report.md`` / ``report.html``. A finished stage is recorded in
+    ``out/stages/<stage>.json`` with its summary numbers; a rerun with the same settings skips
+    finished stages (and the annealing resumes from its checkpoint), so an interrupted study
+    continues where it stopped.
 
     **Arguments:**
 

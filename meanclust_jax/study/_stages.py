@@ -101,7 +101,7 @@ def load_trajectories(out: Path, cfg: StudyConfig) -> dict[float, Any]:
 # --------------------------------------------------------------------------- closures
 
 
-def closures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict[str, Any]:  # noqa: ARG001
+def closures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict[str, Any]:  # noqa: ARG001 - the stage signature
     """Calibrate OA (hard and soft) at x = 1/3 and 1/2; errors of PA, SA and OA at every x.
 
     Writes ``closures/<name>.json`` for each fitted closure and ``closures/study.nc`` (the
@@ -163,7 +163,7 @@ def closures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dic
 # --------------------------------------------------------------------------- reactions
 
 
-def reactions_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict[str, Any]:  # noqa: ARG001
+def reactions_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict[str, Any]:  # noqa: ARG001 - the stage signature
     """Measured reaction rates at x = 1/3 against the PA and OA-hard-1/2 posteriors (issue 11):
     `meanclust_jax.reports.reaction_rates.reaction_rate_study` (figure, time averages, the paper's
     PA statement, ODE with measured vs fitted constant rates)."""
@@ -188,7 +188,7 @@ def reactions_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> di
 
 # --------------------------------------------------------------------------- figures
 
-def figures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict[str, Any]:  # noqa: ARG001
+def figures_stage(out: Path, cfg: StudyConfig, log: Log, progress: bool) -> dict[str, Any]:  # noqa: ARG001 - the stage signature
     """Draw every figure of docs/model.md §8 from the files of the earlier stages into ``figures/``."""
     from .._io import load_netcdf
     from ..closures import PairApproximation, load_closure
