@@ -12,6 +12,8 @@ import pytest
 import meanclust_jax
 
 meanclust_jax.enable_float64()
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
 @pytest.fixture
