@@ -64,7 +64,10 @@ def keep_best_descent(
         best_v = jnp.where(better, v, best_v)
         g = jnp.where(good, g, 0.0)
         extra = {"value": v, "grad": g, "value_fn": value_fn} if pass_value else {}
-        updates, new_state = optimizer.update(g, state, x, **extra)
+        # optax.lbfgs's update mixes int32 and int64 indices (`memory_idx + jnp.arange(...)`),
+        # which JAX's strict dtype promotion refuses; standard promotion for this call only.
+        with jax.numpy_dtype_promotion("standard"):
+            updates, new_state = optimizer.update(g, state, x, **extra)
         new_x = optax.apply_updates(x, updates)
         if project is not None:
             new_x = project(new_x)

@@ -406,7 +406,7 @@ def triangle_histogram(sigma: Configuration) -> Int[Array, "*batch 4"]:
 
     up = m + r(m, 1, 0) + r(m, 0, 1)
     down = r(m, 1, 0) + r(m, 0, 1) + r(m, 1, 1)
-    n = jnp.arange(4)
+    n = jnp.arange(4, dtype=m.dtype).reshape((1,) * m.ndim + (4,))
 
     def count(t: Int[Array, "*batch rows cols"]) -> Int[Array, "*batch 4"]:
         return jnp.sum(t[..., None] == n, axis=(-3, -2), dtype=jnp.int32)
@@ -452,8 +452,12 @@ def energy_from_counts(
     eps, J = hamiltonian.tables()
     if isinstance(tri_hist, np.ndarray) and isinstance(bonds, np.ndarray):
         return tri_hist.astype(np.float64) @ eps + bonds.sum(axis=-2).astype(np.float64) @ J
-    e = jnp.sum(tri_hist * jnp.asarray(eps), axis=-1)
-    return e + jnp.sum(jnp.sum(bonds, axis=-2) * jnp.asarray(J), axis=-1)
+    # Counts are cast to the tables' float dtype (the promotion JAX's standard mode makes).
+    eps, J = jnp.asarray(eps), jnp.asarray(J)
+    tri_hist = jnp.asarray(tri_hist).astype(eps.dtype)
+    bonds = jnp.sum(jnp.asarray(bonds), axis=-2).astype(J.dtype)
+    e = jnp.sum(tri_hist * jnp.broadcast_to(eps, tri_hist.shape), axis=-1)
+    return e + jnp.sum(bonds * jnp.broadcast_to(J, bonds.shape), axis=-1)
 
 
 def total_energy(sigma: Configuration, hamiltonian: TriangleBondHamiltonian) -> Float[Array, " *batch"]:

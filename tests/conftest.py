@@ -1,6 +1,9 @@
 """Shared test fixtures. The tests run in float64, switched on here explicitly (importing
 meanclust_jax leaves JAX's precision alone; `tests/test_precision.py` checks that in a fresh
-process)."""
+process), with strict dtype promotion and rank promotion "raise": an implicit cast (int with
+float, float32 with float64) or an implicit broadcast of arrays of different ranks in the package
+fails here instead of passing silently. Third-party code that needs JAX's standard promotion is
+scoped off where it is called, with a comment naming the call."""
 
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ import pytest
 import meanclust_jax
 
 meanclust_jax.enable_float64()
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
 @pytest.fixture

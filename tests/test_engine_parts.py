@@ -81,7 +81,7 @@ def test_move_sets_from_names_and_objects():
 def test_partners_of_each_move_set():
     lat = TriangularLattice(12, 12)
     nbr = jnp.asarray(lat.neighbour_table())
-    sites = jax.random.randint(jax.random.key(0), (500,), 0, lat.n_sites)
+    sites = jax.random.randint(jax.random.key(0), (500,), 0, lat.n_sites, dtype=jnp.int32)  # as the engines draw them
     j, d = LocalSwaps().draw_partners(jax.random.key(1), sites, nbr)
     np.testing.assert_array_equal(np.asarray(j), np.asarray(nbr)[np.asarray(sites), np.asarray(d)])
     assert set(np.asarray(d).tolist()) == set(range(6))

@@ -209,8 +209,8 @@ def _log_abs_and_factors(
     taken through ``exp(e·log|C|)`` only (zero where ``C = 0``)."""
     nonzero = C != 0
     logC = jnp.log(jnp.where(nonzero, jnp.abs(C), 1.0))
-    e = jax.lax.stop_gradient(e)
     Cb = C[..., None, :]
+    e = jax.lax.stop_gradient(e).reshape((1,) * (Cb.ndim - 2) + e.shape)
     is_zero = Cb == 0
     value0 = jnp.where(e == 0, 1.0, jnp.where(e > 0, 0.0, jnp.inf))
     # d(C**e)/dC at C = 0 is 1 for e = 1 and 0 for e > 1; it is infinite for 0 < e < 1, where we
@@ -234,8 +234,12 @@ def _monomial_jit(
     gamma, xi = gamma.astype(dtype), xi.astype(dtype)
     log_p, f_p = _log_abs_and_factors(C_pair, gamma)
     log_s, f_s = _log_abs_and_factors(C_single, xi)
-    exponent = log_p @ gamma.T - log_s @ xi.T
-    return jnp.asarray(S.WEIGHTS, dtype=dtype) * jnp.exp(exponent) * f_p / f_s
+    # Pairs and singles may have different batch shapes: broadcast explicitly.
+    pair_part, single_part = log_p @ gamma.T, log_s @ xi.T
+    shape = jnp.broadcast_shapes(pair_part.shape, single_part.shape)
+    exponent = jnp.broadcast_to(pair_part, shape) - jnp.broadcast_to(single_part, shape)
+    weights = jnp.broadcast_to(jnp.asarray(S.WEIGHTS, dtype=dtype), shape)
+    return weights * jnp.exp(exponent) * jnp.broadcast_to(f_p, shape) / jnp.broadcast_to(f_s, shape)
 
 
 def monomial_triplets_numpy(

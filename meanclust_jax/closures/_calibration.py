@@ -224,7 +224,7 @@ def _qp_step(z, g, H, sign, lower, upper, candidates):
         # The KKT matrix can be nearly singular (e.g. at x = 1/2 the two ξ of a type multiply
         # the same log concentration), which costs the solve digits in the equality
         # constraint: restore it exactly on the free coordinates.
-        n_free = jnp.maximum(jnp.sum(free), 1)
+        n_free = jnp.maximum(jnp.sum(free, dtype=d.dtype), 1)
         d = d + a_col * (rhs_eq - jnp.dot(sign, d)) / n_free
         zn = z + d
         tol = 1e-10 * (1.0 + jnp.abs(zn))
@@ -263,7 +263,7 @@ def _polish_phase(z0, data, settings: _Settings):
         d = _qp_step(z, grad, H, sign, lower, upper, candidates)
         # z and z + d are feasible and the set is convex, so every z + t d is feasible: only
         # round-off is clipped here, and the accepted point is re-projected exactly.
-        zs = jnp.clip(z[None, :] + jnp.asarray(_STEP_SIZES)[:, None] * d[None, :], lower, upper)
+        zs = jnp.clip(z[None, :] + jnp.asarray(_STEP_SIZES)[:, None] * d[None, :], lower[None, :], upper[None, :])
         fs = jax.vmap(f)(zs)
         fs = jnp.where(jnp.isfinite(fs), fs, jnp.inf)
         k = jnp.argmin(fs)

@@ -220,7 +220,7 @@ def plackett_table(a: ArrayLike, b: ArrayLike, eta: ArrayLike) -> tuple[_Float, 
     s, big = jnp.minimum(a, b), jnp.maximum(a, b)
     d = big - s
     disc = (q * d) ** 2 + 4.0 * r * q * s * big
-    root = jnp.sqrt(jnp.where(disc > 0, disc, 1.0)) * (disc > 0)
+    root = jnp.sqrt(jnp.where(disc > 0, disc, 1.0)) * (disc > 0).astype(disc.dtype)
     den = q * d + 2.0 * r * s + root
     ok = (s > 0) & (den > 0)
     Y = jnp.where(ok, 2.0 * r * s * s / jnp.where(ok, den, 1.0), 0.0)

@@ -100,7 +100,7 @@ def project_packed(
     v = y + lam * sign
     free = (sign != 0) & (v > lower) & (v < upper)
     clipped = jnp.clip(v, lower, upper)
-    nfree = jnp.sum(free)
+    nfree = jnp.sum(free, dtype=y.dtype)
     rest = jnp.sum(jnp.where(free, sign * y, sign * clipped))
     lam_exact = (1.0 - rest) / jnp.maximum(nfree, 1)
     lam = jnp.where(nfree > 0, lam_exact, lam)

@@ -381,11 +381,12 @@ def compiled_chunk(
                 state = jnp.where(act_rec[t], new, state)
                 return state, jnp.where(act_rec[t], dn, 0)
 
-            state, per_sweep = jax.lax.scan(body, eng.encode(sigma), jnp.arange(per_record))
+            state, per_sweep = jax.lax.scan(body, eng.encode(sigma), jnp.arange(per_record, dtype=jnp.int32))
             sigma = eng.decode(state)
             return (key, sigma), (cluster_counts(sigma), per_sweep)
 
-        (key, sigma), (counts, per_sweep) = jax.lax.scan(record, (key, sigma), (T, active, jnp.arange(T.shape[0])))
+        records = jnp.arange(T.shape[0], dtype=jnp.int32)
+        (key, sigma), (counts, per_sweep) = jax.lax.scan(record, (key, sigma), (T, active, records))
         return key, sigma, counts, per_sweep
 
     return jax.jit(jax.vmap(one_replica, in_axes=(0, 0, 0, None, None)), donate_argnums=(1,))

@@ -138,7 +138,7 @@ def local_sweep(
             y, dn = local_phase(engine, y, keys[idx], T, index % 3, idx // lay.sb, idx % lay.sb)
             return (y, n + dn), None
 
-        (y, n), _ = lax.scan(body, (y, zero), jnp.arange(n_phases))
+        (y, n), _ = lax.scan(body, (y, zero), jnp.arange(n_phases, dtype=jnp.int32))
         return y, n
 
     def branch(k: int) -> Callable[[State], tuple[State, SweepCounts]]:

@@ -931,7 +931,7 @@ class DelayedRejectionMH(MCMCKernel):
             chol, adapt = self._adapt_step(state, new.position)
         sd1 = jnp.sqrt(jnp.sum(chol**2, axis=1)) if self._variant == "dram" else state.first_scale
         sd2 = self._gamma * sd1 if self._variant == "dram" else state.second_scale
-        second = info.num_evals == 2
+        second = (info.num_evals == 2).astype(jnp.int32)
         return DRMHKernelState(
             i=state.i + 1,
             z=unravel(new.position),
@@ -942,9 +942,9 @@ class DelayedRejectionMH(MCMCKernel):
             num_evals=info.num_evals,
             first_scale=sd1,
             second_scale=sd2,
-            num_accept_1=state.num_accept_1 + (info.stage == 1),
+            num_accept_1=state.num_accept_1 + (info.stage == 1).astype(jnp.int32),
             num_second_stage=state.num_second_stage + second,
-            num_accept_2=state.num_accept_2 + (info.stage == 2),
+            num_accept_2=state.num_accept_2 + (info.stage == 2).astype(jnp.int32),
             proposal_chol=chol,
             adapt_mean=adapt.mean,
             adapt_m2=adapt.m2,

@@ -308,7 +308,7 @@ def gaussian_log_likelihood(
     where ``ok`` (the failed branch is evaluated at the data).
     """
     C_safe = jnp.where(ok, C_model, obs)
-    var = sigma**2 + floor**2
+    var = jnp.broadcast_to(sigma**2, floor.shape) + floor**2
     ll = -0.5 * ((obs - C_safe) ** 2 / var + jnp.log(2.0 * jnp.pi * var))
     return jnp.where(ok, ll, -jnp.inf)
 

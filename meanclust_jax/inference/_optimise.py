@@ -142,7 +142,7 @@ def multistart(
     w = near.astype(jnp.float64)[:, None]
     n = jnp.maximum(jnp.sum(w), 1.0)
     mean = jnp.sum(w * minima, axis=0) / n
-    var = jnp.sum(w * (minima - mean) ** 2, axis=0) / n
+    var = jnp.sum(w * (minima - mean[None, :]) ** 2, axis=0) / n
     spread = jnp.where(jnp.abs(mean) > 0, jnp.sqrt(var) / jnp.abs(mean), 0.0)
     return MultistartResult(
         best=best, best_loss=best_loss, minima=minima, losses=losses, starts=starts, spread=spread

@@ -25,6 +25,7 @@ same key gives the same result on the same backend.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -171,6 +172,15 @@ def _pointwise(pm: PosteriorModel, v: np.ndarray, sigma: np.ndarray | None) -> t
     F, ll = pm.pointwise_batch(flat_v, flat_s)
     F = F.reshape(lead)
     return F, (None if ll is None else np.asarray(ll).reshape(lead + ll.shape[1:]))
+
+
+def _nuts_promotion(sampler: str) -> contextlib.AbstractContextManager:
+    """JAX's standard dtype promotion for a NUTS run (numpyro 0.22's `hmc._nuts_next` divides a
+    float sum by an int count, which strict promotion refuses); DR-MH runs under the caller's
+    setting."""
+    return jax.numpy_dtype_promotion("standard") if sampler == "nuts" else contextlib.nullcontext()
+
+
 def sample_posterior(
     pm: PosteriorModel,
     key: PRNGKeyArray,
@@ -297,7 +307,8 @@ def sample_posterior(
     mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                 chain_method=chain_method, progress_bar=progress_bar, thinning=thinning)
     t_start = time.perf_counter()
-    mcmc.run(k_run, *pm.model_args, init_params=init_params, extra_fields=fields)
+    with _nuts_promotion(sampler):
+        mcmc.run(k_run, *pm.model_args, init_params=init_params, extra_fields=fields)
     latent = {k: [np.asarray(v)] for k, v in mcmc.get_samples(group_by_chain=True).items()}
     extra = {k: [np.asarray(v)] for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
     rounds, drawn = 1, num_samples
@@ -309,7 +320,8 @@ def sample_posterior(
     conv = convergence(_inference_data(pm, _quantities(pm, joined()[0]), {}), rhat_max=rhat_max, ess_min=ess_min)
     while until_converged and not conv.converged and drawn + num_samples <= max_samples:
         mcmc.post_warmup_state = mcmc.last_state
-        mcmc.run(mcmc.post_warmup_state.rng_key, *pm.model_args, extra_fields=fields)
+        with _nuts_promotion(sampler):
+            mcmc.run(mcmc.post_warmup_state.rng_key, *pm.model_args, extra_fields=fields)
         for k, v in mcmc.get_samples(group_by_chain=True).items():
             latent[k].append(np.asarray(v))
         for k, v in mcmc.get_extra_fields(group_by_chain=True).items():

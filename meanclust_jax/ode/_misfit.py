@@ -23,8 +23,9 @@ def trapezoid_misfit(
 
     The misfit, shape ``(*batch,)``, units of concentration² × time.
     """
-    sq = jnp.sum((C_model - C_data) ** 2, axis=-1)
-    dt = jnp.diff(ts)
+    C_model, C_data = jnp.asarray(C_model), jnp.asarray(C_data)
+    sq = jnp.sum((C_model - jnp.broadcast_to(C_data, C_model.shape)) ** 2, axis=-1)
+    dt = jnp.broadcast_to(jnp.diff(ts), sq[..., 1:].shape)
     return 0.5 * jnp.sum(0.5 * dt * (sq[..., 1:] + sq[..., :-1]), axis=-1)
 
 

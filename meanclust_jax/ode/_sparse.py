@@ -93,7 +93,7 @@ def sparse_solution(
     a1 = alpha[..., 0, None]
     a2 = alpha[..., 1, None]
     s = a1 + a2
-    tau = ts - t0
+    tau = (ts - t0).reshape((1,) * (s.ndim - 1) + ts.shape)
     phi = _phi(s, tau)
     cpm = C_pair0[2] * jnp.exp(-s * tau)
     cpp = C_pair0[0] + 2.0 * a1 * C_pair0[2] * phi
