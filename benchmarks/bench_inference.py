@@ -84,7 +84,7 @@ def _posterior_benchmark(args, rows) -> dict:
     w = {"nuts": 100 if args.quick else 300, "drmh": 1000 if args.quick else 5000}
     out = {"data": {"run": args.run or "48x48 anneal, x = 1/3, paper schedule (1000 sweeps/step), 4 replicas",
                     "records": int(data.num_times), "span_sweeps": span},
-           "draws": n, "warmup": w, "chains": 4, "rows": []}
+           "draws": n, "warmup": w, "chains": 4, "nuts_max_tree_depth": args.max_tree_depth, "rows": []}
     for name in ("PA", "OA-hard", "SA"):
         if name == "SA":
             alpha = np.asarray(fit_sparse(data.times, data.C_pair).alpha)
@@ -100,7 +100,9 @@ def _posterior_benchmark(args, rows) -> dict:
             models = {"gaussian": rate_posterior_model(problem),
                       "paper": rate_posterior_model(problem, likelihood="paper", upper=10 * float(init.max()))}
         for likelihood, pm in models.items():
-            variants = [("nuts", "nuts", {}), ("drmh", "DRAM", {"drmh_variant": "dram"})]
+            # NUTS with the study's tree-depth budget (OA's posterior otherwise runs 1023-step trees).
+            variants = [("nuts", "nuts", {"max_tree_depth": args.max_tree_depth}),
+                        ("drmh", "DRAM", {"drmh_variant": "dram"})]
             if likelihood == "paper":
                 variants.append(("drmh", "DR-MH paper Algorithm 1", {"drmh_variant": "paper"}))
             for sampler, label, kw in variants:
@@ -137,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(RESULTS), help="JSON output path")
     parser.add_argument("--run", default=None, help="x = 1/3 trajectory (netCDF); default: a fresh 48x48 anneal")
     parser.add_argument("--closure-json", default=None, help="OA closure JSON; default: OA-hard fitted on the run")
+    parser.add_argument("--max-tree-depth", type=int, default=6, help="NUTS tree-depth budget (the study's: 6)")
     args = parser.parse_args(argv)
 
     import arviz as az

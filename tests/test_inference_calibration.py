@@ -132,10 +132,10 @@ def test_coverage_of_90_percent_intervals_reduced_pa(sampler):
                            rtol=1e-6, atol=1e-9, max_steps=1024)
     pm = rate_posterior_model(problem, lower=lo, upper=hi, sigma_scale=SIGMA_SCALE, fixed_split=split)
     if sampler == "nuts":
-        mcmc = MCMC(_kernel(pm, sampler), num_warmup=300, num_samples=400, progress_bar=True,
+        mcmc = MCMC(_kernel(pm, sampler), num_warmup=200, num_samples=300, progress_bar=True,
                     jit_model_args=True)
     else:
-        mcmc = MCMC(_kernel(pm, sampler), num_warmup=2000, num_samples=1500, thinning=10, num_chains=4,
+        mcmc = MCMC(_kernel(pm, sampler), num_warmup=1500, num_samples=1000, thinning=10, num_chains=4,
                     chain_method="vectorized", progress_bar=True, jit_model_args=True)
     from meanclust_jax.inference import rates_from_combinations
 

@@ -251,7 +251,10 @@ def _infer_rates(args: argparse.Namespace) -> int:
                   f"{diag['acceptance_rate']:.3f}")
     if len(posteriors) == 2:
         agreement = compare_posteriors(posteriors["nuts"], posteriors["drmh"])
-        if agreement.agree:
+        if not all(diagnostics(p)["convergence"]["converged"] for p in posteriors.values()):
+            print("\nNUTS vs DR-MH: not assessed (a sampler did not converge, so its MCSE is not a "
+                  "standard error)")
+        elif agreement.agree:
             print(f"\nNUTS and DR-MH agree: every posterior mean within {agreement.tol:g} combined MCSE")
         else:
             print("\nNUTS and DR-MH DISAGREE: " + "; ".join(agreement.disagreements))

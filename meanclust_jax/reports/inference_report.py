@@ -46,6 +46,19 @@ def _verdict(sampler: str, r: dict[str, Any]) -> str:
             f"not results: " + "; ".join(fails[:6]) + (" …" if len(fails) > 6 else "") + ".")
 
 
+def _agreement_text(res: dict[str, Any], what: str = "") -> str:
+    """NUTS vs DR-MH in words; no verdict when either sampler missed the convergence bar (the MCSE
+    of an unconverged chain is not a standard error, so "within 4 MCSE" would mean nothing)."""
+    agreement = res["agreement"]
+    on = f" on {what}" if what else ""
+    if not (res["nuts"]["converged"] and res["drmh"]["converged"]):
+        return (f"NUTS vs DR-MH{on}: not assessed — a sampler did not converge, so its MCSE is not a "
+                f"standard error (the comparison column is shown for information only).")
+    if agreement["agree"]:
+        return f"NUTS and DR-MH agree{on}: every posterior mean within 4 combined MCSE."
+    return f"NUTS and DR-MH **disagree**{on}: " + "; ".join(agreement["disagreements"]) + "."
+
+
 def _quantity_rows(res: dict[str, Any], names: list[tuple[str, str]], point: dict[str, float]) -> list[list[str]]:
     rows = []
     agree = res["agreement"]["table"]
@@ -183,10 +196,8 @@ def inference_section(summaries: dict[str, Any], figure: Callable[[str], Figure]
                       for i, c in enumerate(COMBINATIONS)})
         blocks.append(Table(_HEAD, _quantity_rows(res, names, point),
                             caption=f"{name}: rates and identifiable combinations in 1/sweep, σ dimensionless."))
-        agreement = res["agreement"]
         bullets = [_point_text(name, res), _verdict("nuts", res["nuts"]), _verdict("drmh", res["drmh"]),
-                   ("NUTS and DR-MH agree: every posterior mean within 4 combined MCSE." if agreement["agree"]
-                    else "NUTS and DR-MH **disagree**: " + "; ".join(agreement["disagreements"]) + ".")]
+                   _agreement_text(res)]
         for extra in (_identifiability(res), _paper_rate_claims(res) if name == "PA" else None):
             if extra:
                 bullets.append(extra)
@@ -204,8 +215,7 @@ def inference_section(summaries: dict[str, Any], figure: Callable[[str], Figure]
     same_sign = bool(np.all(np.sign(alpha) == np.sign(paper.SA_ALPHA)))
     blocks.append(Bullets([
         _verdict("nuts", sa["nuts"]), _verdict("drmh", sa["drmh"]),
-        ("NUTS and DR-MH agree on SA." if sa["agreement"]["agree"] else
-         "NUTS and DR-MH **disagree** on SA: " + "; ".join(sa["agreement"]["disagreements"]) + "."),
+        _agreement_text(sa, "SA"),
         f"SA: paper α2/α1 = {p_ratio:.2f}, ours {_g(ratio)}; signs " + ("agree." if same_sign else "**differ**."),
     ]))
     blocks += _loo_table(inf)
