@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _stats import batch_means
+from helpers import batch_means
 
 from meanclust_jax import schedules
 from meanclust_jax.concentrations import cluster_counts, concentrations_from_counts

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import xarray as xr
+from helpers import C_PAIR0, C_SINGLE, K_TRUE, TS, clean_pairs
 
 from meanclust_jax.closures import OptimalApproximation, PairApproximation, SparseApproximation
 from meanclust_jax.inference import PairData, make_problem, multistart
@@ -18,11 +19,6 @@ from meanclust_jax.ode import (
     solve_pairs,
     trapezoid_misfit,
 )
-
-C_SINGLE = jnp.array([2 / 3, 1 / 3])
-C_PAIR0 = jnp.array([4 / 9, 1 / 9, 2 / 9])
-TS = jnp.linspace(0.0, 3.0, 31)
-K_TRUE = jnp.array([0.3, 0.2, 0.5, 0.4, 0.1, 0.2, 0.6, 0.3])
 
 
 def _oa(key) -> OptimalApproximation:
@@ -35,9 +31,7 @@ def _oa(key) -> OptimalApproximation:
 
 
 def _data(closure, K=K_TRUE, noise=0.0, key=None) -> PairData:
-    traj = solve_pairs(K, closure, C_SINGLE, C_PAIR0, TS, solver=diffrax.Tsit5(), rtol=1e-10,
-                       atol=1e-12)
-    C = traj.C_pair
+    C = clean_pairs(closure, K)
     if noise:
         C = C + noise * jax.random.normal(key, C.shape)
     return PairData(TS, C_SINGLE, C)

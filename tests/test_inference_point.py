@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import C_PAIR0, C_SINGLE, K_TRUE, TS, clean_pairs
 
 from meanclust_jax.closures import PairApproximation
 from meanclust_jax.inference import (
@@ -25,17 +26,10 @@ from meanclust_jax.inference import (
     split_fractions,
     stationarity,
 )
-from meanclust_jax.ode import solve_pairs
-
-C_SINGLE = jnp.array([2 / 3, 1 / 3])
-C_PAIR0 = jnp.array([4 / 9, 1 / 9, 2 / 9])
-TS = jnp.linspace(0.0, 3.0, 31)
-K_TRUE = jnp.array([0.3, 0.2, 0.5, 0.4, 0.1, 0.2, 0.6, 0.3])
 
 
 def _clean(K=K_TRUE, C0=C_PAIR0) -> np.ndarray:
-    return np.asarray(solve_pairs(K, PairApproximation(), C_SINGLE, C0, TS, solver=diffrax.Tsit5(),
-                                  rtol=1e-11, atol=1e-13).C_pair)
+    return np.asarray(clean_pairs(PairApproximation(), K, C0, rtol=1e-11, atol=1e-13))
 
 
 def test_coordinates_round_trip_and_pa_depends_only_on_the_combinations():

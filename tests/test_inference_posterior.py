@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import xarray as xr
+from helpers import C_PAIR0, C_SINGLE, K_TRUE, TS
 
 from meanclust_jax._io import save_netcdf
 from meanclust_jax.closures import PairApproximation
@@ -35,10 +36,6 @@ from meanclust_jax.inference import (
 )
 from meanclust_jax.ode import RATE_NAMES, solve_pairs, sparse_solution
 
-C_SINGLE = jnp.array([2 / 3, 1 / 3])
-C_PAIR0 = jnp.array([4 / 9, 1 / 9, 2 / 9])
-TS = jnp.linspace(0.0, 3.0, 31)
-K_TRUE = jnp.array([0.3, 0.2, 0.5, 0.4, 0.1, 0.2, 0.6, 0.3])
 # The paper's |α| (its signs would drive C-- below 0 within this window, an unphysical trajectory
 # that PairData refuses).
 ALPHA_TRUE = jnp.array([0.083, 0.166])
