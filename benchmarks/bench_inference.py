@@ -108,7 +108,7 @@ def _posterior_benchmark(args, rows) -> dict:
             for sampler, label, kw in variants:
                 t = time.perf_counter()
                 sample_posterior(pm, jax.random.key(2), sampler=sampler, num_samples=2, num_warmup=2,
-                                 init=init, **kw)
+                                 init=init, thinning=1, **kw)
                 compile_s = time.perf_counter() - t
                 t = time.perf_counter()
                 idata = sample_posterior(pm, jax.random.key(3), sampler=sampler, num_samples=n[sampler],

@@ -166,6 +166,8 @@ def test_bad_sampling_input_raises(synthetic):
     pm = synthetic["pm"]
     with pytest.raises(ValueError, match="num_samples must be an integer >= 1"):
         sample_posterior(pm, jax.random.key(0), num_samples=0)
+    with pytest.raises(ValueError, match=r"num_samples must be >= thinning \(10"):
+        sample_posterior(pm, jax.random.key(0), sampler="drmh", num_samples=5)
     with pytest.raises(ValueError, match="num_chains must be an integer >= 1"):
         sample_posterior(pm, jax.random.key(0), num_chains=0)
     with pytest.raises(ValueError, match="sampler must be one of"):

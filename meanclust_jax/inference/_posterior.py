@@ -267,6 +267,9 @@ def sample_posterior(
     num_chains = check_int(num_chains, "num_chains", minimum=1)
     thinning = check_int(1 if thinning is None and sampler == "nuts" else 10 if thinning is None else thinning,
                          "thinning", minimum=1)
+    if num_samples < thinning:
+        raise ValueError(f"num_samples must be >= thinning ({thinning}: every thinning-th draw is kept), "
+                         f"got {num_samples}")
     if num_warmup is None:
         num_warmup = num_samples // 2 if sampler == "nuts" else num_samples // 5
     num_warmup = check_int(num_warmup, "num_warmup", minimum=0)
