@@ -11,11 +11,13 @@ keeps ``p(θ | y)``, so the ranks stay uniform.
 
 Each sampler is compiled once and rerun on every dataset (``jit_model_args=True``; the models of
 `meanclust_jax.inference` take the observations as arguments for exactly this). NumPyro's
-compiled collection loop (``progress_bar=False``) is compiled anew on every ``MCMC.run`` (its
-body is wrapped in a fresh ``jax.jit`` each time, a static argument of the loop): 3 s per dataset,
-most of the test. With ``progress_bar=True`` the loop runs in Python over one cached compiled
-step, so the bar is on (pytest captures it). DRAM runs 4 vectorised chains per dataset (same
-thinning, half the iterations). The tests are marked slow; they still run in CI.
+compiled collection loop (``progress_bar=False``, and NumPyro switches the bar off by itself when
+``CI`` or ``PYTEST_XDIST_WORKER`` is set) is compiled anew on every ``MCMC.run`` (its body is
+wrapped in a fresh ``jax.jit`` each time, a static argument of the loop): 3 s per dataset, and a
+few hundred compilations in one pytest-xdist worker ended in a segmentation fault inside XLA's
+compiler. `_mcmc` therefore forces NumPyro's single-chain progress-bar path, a Python loop over
+one cached compiled step (the bar goes to stderr, which pytest captures), and `_run` clears JAX's
+caches every 50 datasets. The tests are marked slow; they still run in CI.
 """
 
 from __future__ import annotations
@@ -71,7 +73,17 @@ def _kernel(pm, sampler: str):
     return DelayedRejectionMH(pm.model)  # DRAM, adaptive, from its default start
 
 
-def _run(mcmc, sampler: str, *args) -> None:
+def _mcmc(kernel, **kwargs) -> MCMC:
+    """One chain, ``jit_model_args=True``, NumPyro's progress-bar loop forced on (see the module
+    docstring: set after construction because NumPyro turns it off under CI and xdist)."""
+    mcmc = MCMC(kernel, num_chains=1, jit_model_args=True, **kwargs)
+    mcmc.progress_bar = True
+    return mcmc
+
+
+def _run(mcmc, sampler: str, *args, used: int = 1) -> None:
+    if used % 50 == 0:
+        jax.clear_caches()
     # numpyro 0.22's NUTS (hmc._nuts_next) divides a float sum by an int count, which strict
     # dtype promotion refuses: standard promotion for the NUTS runs only (DR-MH stays strict).
     with jax.numpy_dtype_promotion("standard" if sampler == "nuts" else "strict"):
@@ -86,12 +98,9 @@ def test_simulation_based_calibration_sa(sampler):
     pm = sparse_posterior_model(_pair_data(sparse_solution(jnp.zeros(2), C0, TS)), lower=-BOUND,
                                 upper=BOUND, sigma_scale=SIGMA_SCALE)
     if sampler == "nuts":
-        mcmc = MCMC(_kernel(pm, sampler), num_warmup=300, num_samples=L * 4, thinning=4,
-                    progress_bar=True, jit_model_args=True)
+        mcmc = _mcmc(_kernel(pm, sampler), num_warmup=300, num_samples=L * 4, thinning=4)
     else:
-        L = 100  # 4 chains x 25 draws
-        mcmc = MCMC(_kernel(pm, sampler), num_warmup=2000, num_samples=L // 4 * 40, thinning=40,
-                    num_chains=4, chain_method="vectorized", progress_bar=True, jit_model_args=True)
+        mcmc = _mcmc(_kernel(pm, sampler), num_warmup=2000, num_samples=L * 40, thinning=40)
     ranks = {"alpha1": [], "alpha2": [], "sigma++": [], "sigma--": []}
     used = 0
     while used < n_datasets:
@@ -104,7 +113,7 @@ def test_simulation_based_calibration_sa(sampler):
         if data is None:
             continue
         obs = data.C_pair[1:, :2]
-        _run(mcmc, sampler, jax.random.key(1000 + used), C0, obs, jnp.zeros_like(obs))
+        _run(mcmc, sampler, jax.random.key(1000 + used), C0, obs, jnp.zeros_like(obs), used=used)
         draws = mcmc.get_samples()
         a, s = np.asarray(draws["alpha"])[:L], np.asarray(draws["sigma"])[:L]
         for i, name in enumerate(("alpha1", "alpha2")):
@@ -139,7 +148,7 @@ def test_coverage_of_90_percent_intervals_reduced_pa(sampler):
     problem = make_problem(template, PairApproximation(), weight_a=0.0, solver=diffrax.Tsit5(),
                            rtol=1e-6, atol=1e-9, max_steps=1024)
     pm = rate_posterior_model(problem, lower=lo, upper=hi, sigma_scale=SIGMA_SCALE, fixed_split=split)
-    mcmc = MCMC(_kernel(pm, sampler), num_warmup=200, num_samples=300, progress_bar=True, jit_model_args=True)
+    mcmc = _mcmc(_kernel(pm, sampler), num_warmup=200, num_samples=300)
     from meanclust_jax.inference import rates_from_combinations
 
     hits = np.zeros(6)
@@ -156,7 +165,7 @@ def test_coverage_of_90_percent_intervals_reduced_pa(sampler):
         if np.any(noisy < 0) or np.any(noisy > 1):
             continue
         obs = jnp.asarray(noisy[1:, :2])
-        _run(mcmc, sampler, jax.random.key(2000 + used), C0, obs, jnp.zeros_like(obs))
+        _run(mcmc, sampler, jax.random.key(2000 + used), C0, obs, jnp.zeros_like(obs), used=used)
         draws = mcmc.get_samples()
         post = np.concatenate([np.asarray(draws["s"]), np.asarray(draws["sigma"])], axis=1)
         q = np.quantile(post, [0.05, 0.95], axis=0)
