@@ -7,7 +7,7 @@ import arviz as az
 import numpy as np
 import pytest
 
-from meanclust_jax.inference import compare_posteriors, convergence
+from meanclust_jax.inference import PROJECTION_MARGIN, compare_posteriors, convergence, projected_draws
 
 
 def _idata(x: np.ndarray, name: str = "k"):
@@ -59,3 +59,17 @@ def test_compare_posteriors_detects_a_shift_of_a_few_mcse():
     assert diff.table.loc["k[k2]", "z"] > 4 and diff.table.loc["k[k1]", "z"] <= 4
     with pytest.raises(ValueError, match="tol must be a finite number > 0"):
         compare_posteriors(a, b, tol=0)
+
+
+def test_projected_draws_scales_the_smallest_ess_to_the_bar():
+    """``projected_draws``: draws × 400 / min ESS, never fewer than the draws already kept."""
+    rng = np.random.default_rng(3)
+    iid = convergence(_idata(rng.normal(size=(4, 200, 2))))  # ESS ≈ 800 ≥ 400: no further draws needed
+    assert projected_draws(iid, 200) == 200
+    sticky = convergence(_idata(np.repeat(rng.normal(size=(4, 10, 2)), 20, axis=1)))
+    ess = float(min(sticky.table["ess_bulk"].min(), sticky.table["ess_tail"].min()))
+    assert ess < 100
+    np.testing.assert_allclose(projected_draws(sticky, 200), 200 * 400 / ess)
+    # Chains in separate modes: an ESS of a few, a projection far beyond any budget.
+    stuck = rng.normal(size=(4, 200, 2)) * 0.01 + np.arange(4)[:, None, None]
+    assert projected_draws(convergence(_idata(stuck)), 200) > PROJECTION_MARGIN * 200 * 10

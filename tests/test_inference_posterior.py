@@ -126,6 +126,26 @@ def test_same_key_same_posterior():
     np.testing.assert_array_equal(a.posterior["alpha"].values, b.posterior["alpha"].values)
 
 
+def test_until_converged_stops_at_the_budget_or_when_it_is_hopeless():
+    """The stop rules of ``until_converged`` (docs/model.md §7.4), each named in ``stop_reason``."""
+    pm = sparse_posterior_model(_sa_data(), lower=-1.0, upper=1.0)
+    # Two chains never meet the standard (it needs 4), whatever the draws.
+    kw = {"num_samples": 30, "num_warmup": 30, "init": np.asarray(ALPHA_TRUE), "until_converged": True,
+          "max_samples": 90, "num_chains": 2, "thinning": 1}
+    # An unreachable ESS bar projects far beyond twice the budget: one round only.
+    hopeless = sample_posterior(pm, jax.random.key(4), ess_min=1e9, **kw)
+    assert hopeless.posterior.attrs["rounds"] == 1 and hopeless.posterior.sizes["draw"] == 30
+    assert "projects to" in hopeless.posterior.attrs["stop_reason"]
+    assert hopeless.posterior.attrs["projected_draws"] > 2 * 90
+    assert not hopeless.posterior.attrs["converged"]
+    # A reachable ESS bar: rounds until the budget is spent.
+    spent = sample_posterior(pm, jax.random.key(4), ess_min=1.0, **kw)
+    assert spent.posterior.attrs["rounds"] == 3 and spent.posterior.sizes["draw"] == 90
+    assert spent.posterior.attrs["stop_reason"] == "draw budget (90 per chain) spent"
+    # The first round is the same draws whatever the stop rule.
+    np.testing.assert_array_equal(hopeless.posterior["alpha"].values, spent.posterior["alpha"].values[:, :30])
+
+
 NOISE = 1e-3
 
 

@@ -11,10 +11,12 @@ Gaussian noise model (default) or the paper's ``exp(−βF)`` (`rate_posterior_m
 
 from ._data import PairData as PairData
 from ._diagnostics import (
+    PROJECTION_MARGIN as PROJECTION_MARGIN,
     Agreement as Agreement,
     Convergence as Convergence,
     compare_posteriors as compare_posteriors,
     convergence as convergence,
+    projected_draws as projected_draws,
 )
 from ._drmh import (
     DRMH_VARIANTS as DRMH_VARIANTS,

@@ -140,6 +140,27 @@ def convergence(
     )
 
 
+#: A further round of `sample_posterior(until_converged=True)` is drawn only while the projected
+#: draws per chain (`projected_draws`) are at most this multiple of the draw budget.
+PROJECTION_MARGIN: float = 2.0
+
+
+def projected_draws(conv: Convergence, draws_per_chain: int) -> float:
+    """Draws per chain that would bring the smallest bulk or tail ESS of `conv` to its
+    ``ess_min``, if ESS grows linearly with the draws (as it does for a chain that mixes).
+
+    ``draws_per_chain × ess_min / min ESS``; ``inf`` when an ESS is zero or not finite. Used to
+    stop `sample_posterior(until_converged=True)` early when even twice the budget would not
+    reach the standard (chains stuck in separate modes have ESS of a few per chain, and more
+    draws of them do not help).
+    """
+    table = conv.table
+    ess = float(min(np.min(table["ess_bulk"].to_numpy()), np.min(table["ess_tail"].to_numpy())))
+    if not (np.isfinite(ess) and ess > 0):
+        return float("inf")
+    return float(draws_per_chain) * max(conv.ess_min / ess, 1.0)
+
+
 @dataclass(frozen=True)
 class Agreement:
     """Whether two posteriors of the same problem agree (e.g. NUTS and DR-MH).
@@ -217,12 +238,14 @@ def compare_posteriors(
 
 
 __all__ = [
-    "Agreement",
-    "Convergence",
     "ESS_MIN",
     "MIN_CHAINS",
+    "PROJECTION_MARGIN",
+    "Agreement",
+    "Convergence",
     "RHAT_MAX",
     "compare_posteriors",
     "convergence",
     "default_quantities",
+    "projected_draws",
 ]

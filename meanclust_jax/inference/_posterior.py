@@ -43,7 +43,7 @@ from .._precision import require_float64
 from .._validate import check_float, check_int
 from ..ode import SparseFit, fit_sparse
 from ._data import PairData
-from ._diagnostics import ESS_MIN, RHAT_MAX, convergence
+from ._diagnostics import ESS_MIN, PROJECTION_MARGIN, RHAT_MAX, convergence, projected_draws
 from ._drmh import DRMH_VARIANTS, DelayedRejectionMH
 from ._loss import RateProblem
 from ._model import PosteriorModel, _check_beta, check_likelihood, rate_posterior_model, sparse_posterior_model
@@ -240,7 +240,10 @@ def sample_posterior(
     - `target_accept_prob`, `max_tree_depth`: NUTS settings.
     - `thinning`: keep every ``thinning``-th draw, ``>= 1``; default 1 (NUTS) or 10 (DR-MH).
     - `until_converged`: draw further rounds until `convergence` passes (R-hat ``≤ rhat_max``,
-      bulk and tail ESS ``≥ ess_min``) or `max_samples` is reached.
+      bulk and tail ESS ``≥ ess_min``) or `max_samples` is reached, or the budget is hopeless:
+      a round is drawn only while `projected_draws` (the draws per chain that would bring the
+      smallest ESS to `ess_min`, ESS growing linearly in draws) is at most
+      ``PROJECTION_MARGIN`` (2) × `max_samples`. ``posterior.attrs["stop_reason"]`` says which.
     - `max_samples`: draw budget per chain for `until_converged` (default ``10 × num_samples``).
     - `rhat_max`, `ess_min`: the convergence thresholds (default 1.01 and 400).
     - `attrs`: extra attributes stored on the posterior group; a ``time_scale`` entry (model
@@ -321,7 +324,8 @@ def sample_posterior(
                 {k: np.concatenate(v, axis=1) for k, v in extra.items()})
 
     conv = convergence(_inference_data(pm, _quantities(pm, joined()[0]), {}), rhat_max=rhat_max, ess_min=ess_min)
-    while until_converged and not conv.converged and drawn + num_samples <= max_samples:
+    while (until_converged and not conv.converged and drawn + num_samples <= max_samples
+           and projected_draws(conv, drawn) <= PROJECTION_MARGIN * max_samples):
         mcmc.post_warmup_state = mcmc.last_state
         with _nuts_promotion(sampler):
             mcmc.run(mcmc.post_warmup_state.rng_key, *pm.model_args, extra_fields=fields)
@@ -334,6 +338,16 @@ def sample_posterior(
         conv = convergence(_inference_data(pm, _quantities(pm, joined()[0]), {}), rhat_max=rhat_max,
                            ess_min=ess_min)
     wall = time.perf_counter() - t_start
+    projected = projected_draws(conv, drawn)
+    if conv.converged:
+        stop_reason = "converged"
+    elif not until_converged:
+        stop_reason = "one round (until_converged=False)"
+    elif drawn + num_samples > max_samples:
+        stop_reason = f"draw budget ({max_samples} per chain) spent"
+    else:
+        stop_reason = (f"the smallest ESS projects to {projected:.0f} draws per chain, more than "
+                       f"{PROJECTION_MARGIN:g} x the budget ({max_samples})")
     latent_all, extra_all = joined()
     quantities = _quantities(pm, latent_all)
     F, loglik = _pointwise(pm, quantities[pm.site], quantities.get("sigma"))
@@ -366,6 +380,8 @@ def sample_posterior(
         "num_chains": num_chains,
         "thinning": thinning,
         "rounds": rounds,
+        "stop_reason": stop_reason,
+        "projected_draws": float(projected) if np.isfinite(projected) else -1.0,
         "chain_method": chain_method,
         "wall_time_s": wall,
         "converged": int(conv.converged),

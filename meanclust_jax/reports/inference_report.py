@@ -31,7 +31,8 @@ def settings_text(cfg, inf: dict[str, Any]) -> str:  # noqa: ANN001 - StudyConfi
         f"{cfg.nuts_samples} draws (tree depth ≤ {cfg.nuts_max_tree_depth}) up to "
         f"{cfg.nuts_max_samples} per chain; DRAM {cfg.drmh_warmup} warm-up then rounds of "
         f"{cfg.drmh_samples} iterations up to {cfg.drmh_max_samples}, every "
-        f"{cfg.drmh_thinning}th kept; each sampler stops when every quantity converged."
+        f"{cfg.drmh_thinning}th kept; each sampler stops when every quantity converged, or earlier when "
+        f"the smallest ESS projects to more than twice the budget (the reason is given below)."
     )
 
 
@@ -42,8 +43,9 @@ def _verdict(sampler: str, r: dict[str, Any]) -> str:
         return (f"{SAMPLER_NAMES[sampler]}: converged — {draws}; every quantity has R-hat ≤ {conv['rhat_max']} "
                 f"and bulk and tail ESS ≥ {conv['ess_min']:.0f}.")
     fails = conv["failures"]
+    stop = f" Sampling stopped: {r['stop_reason']}." if r.get("stop_reason") else ""
     return (f"{SAMPLER_NAMES[sampler]}: **not converged** within its budget ({draws}); its numbers below are "
-            f"not results: " + "; ".join(fails[:6]) + (" …" if len(fails) > 6 else "") + ".")
+            f"not results: " + "; ".join(fails[:6]) + (" …" if len(fails) > 6 else "") + "." + stop)
 
 
 def _agreement_text(res: dict[str, Any], what: str = "") -> str:
