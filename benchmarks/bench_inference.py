@@ -9,6 +9,7 @@
    measured separately), with the largest R-hat and the verdict of the convergence standard.
 
 Run:  python benchmarks/bench_inference.py [--quick] [--run RUN.nc] [--closure-json OA.json]
+      [--closures PA OA-hard SA] [--likelihoods gaussian paper] [--nuts-draws N] [--drmh-draws N]
 Writes benchmarks/results/inference_cpu.json and prints a table.
 """
 
@@ -59,8 +60,11 @@ def _engine_data(args):
                      composition=1 / 3, replicas=4, progress=False)
 
 
-def _posterior_benchmark(args, rows) -> dict:
-    """ESS/s of NUTS and DR-MH for PA, OA-hard and SA under both likelihoods (issue 10, item 7)."""
+def _posterior_benchmark(args, rows, save) -> dict:
+    """ESS/s of NUTS and DR-MH for PA, OA-hard and SA under both likelihoods (issue 10, item 7).
+
+    ``save(out)`` is called after every row, so an interrupted run keeps what it measured.
+    """
     import jax
 
     import meanclust_jax as mc
@@ -80,25 +84,26 @@ def _posterior_benchmark(args, rows) -> dict:
     data = PairData.from_dataset(ds)
     oa = mc.load_closure(args.closure_json) if args.closure_json else mc.fit_optimal_closure(ds, "hard")[0]
     span = float(data.times[-1] - data.times[0])
-    n = {"nuts": 100 if args.quick else 600, "drmh": 2000 if args.quick else 20000}
-    w = {"nuts": 100 if args.quick else 300, "drmh": 1000 if args.quick else 5000}
+    n = {"nuts": 100 if args.quick else args.nuts_draws, "drmh": 2000 if args.quick else args.drmh_draws}
+    w = {"nuts": 100 if args.quick else args.nuts_warmup, "drmh": 1000 if args.quick else args.drmh_warmup}
     out = {"data": {"run": args.run or "48x48 anneal, x = 1/3, paper schedule (1000 sweeps/step), 4 replicas",
                     "records": int(data.num_times), "span_sweeps": span},
            "draws": n, "warmup": w, "chains": 4, "nuts_max_tree_depth": args.max_tree_depth, "rows": []}
-    for name in ("PA", "OA-hard", "SA"):
+    for name in args.closures:
         if name == "SA":
             alpha = np.asarray(fit_sparse(data.times, data.C_pair).alpha)
             bound = max(10 * float(np.max(np.abs(alpha))), 10 / span)
             models = {lk: sparse_posterior_model(data, lower=-bound, upper=bound, likelihood=lk)
-                      for lk in ("gaussian", "paper")}
+                      for lk in args.likelihoods}
             init = alpha
         else:
             closure = mc.PairApproximation() if name == "PA" else oa
             problem = make_problem(data, closure, rtol=1e-6, atol=1e-9, max_steps=1024)
             ms = multistart(problem, jax.random.key(1), num_starts=8, num_steps=200)
             init = np.asarray(polish(problem, ms.best).rates)
-            models = {"gaussian": rate_posterior_model(problem),
-                      "paper": rate_posterior_model(problem, likelihood="paper", upper=10 * float(init.max()))}
+            models = {lk: (rate_posterior_model(problem) if lk == "gaussian" else
+                           rate_posterior_model(problem, likelihood="paper", upper=10 * float(init.max())))
+                      for lk in args.likelihoods}
         for likelihood, pm in models.items():
             # NUTS with the study's tree-depth budget (OA's posterior otherwise runs 1023-step trees).
             variants = [("nuts", "nuts", {"max_tree_depth": args.max_tree_depth}),
@@ -130,6 +135,8 @@ def _posterior_benchmark(args, rows) -> dict:
                              f"min ESS {min_ess:.0f}, R-hat {row['max_r_hat']:.3f}, "
                              f"{wall:.0f} s (compile {compile_s:.0f} s)"
                              + ("" if conv.converged else ", not converged")))
+                print(" | ".join(rows[-1]), flush=True)
+                save(out)
     return out
 
 
@@ -140,6 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", default=None, help="x = 1/3 trajectory (netCDF); default: a fresh 48x48 anneal")
     parser.add_argument("--closure-json", default=None, help="OA closure JSON; default: OA-hard fitted on the run")
     parser.add_argument("--max-tree-depth", type=int, default=6, help="NUTS tree-depth budget (the study's: 6)")
+    parser.add_argument("--closures", nargs="+", default=["PA", "OA-hard", "SA"], choices=["PA", "OA-hard", "SA"],
+                        help="closures to sample (default: all three)")
+    parser.add_argument("--likelihoods", nargs="+", default=["gaussian", "paper"], choices=["gaussian", "paper"],
+                        help="likelihoods to sample under (default: both)")
+    parser.add_argument("--nuts-draws", type=int, default=600, help="kept NUTS draws per chain (default 600)")
+    parser.add_argument("--nuts-warmup", type=int, default=300, help="NUTS warm-up draws per chain (default 300)")
+    parser.add_argument("--drmh-draws", type=int, default=20000, help="DR-MH iterations per chain (default 20000)")
+    parser.add_argument("--drmh-warmup", type=int, default=5000, help="DR-MH warm-up iterations (default 5000)")
     args = parser.parse_args(argv)
 
     import arviz as az
@@ -220,8 +235,6 @@ def main(argv: list[str] | None = None) -> int:
     results["loss_evaluation"] = loss_results
 
     # ---- 2. ESS per second: closures x likelihoods x samplers on engine data -----------------
-    results["posteriors"] = _posterior_benchmark(args, rows)
-    results["load_average_at_end"] = list(os.getloadavg())
     results["notes"] = [
         "Times are wall-clock on a shared 2-core CPU; other jobs may have been running (see "
         "load_average_at_end and load_average in each row).",
@@ -232,8 +245,16 @@ def main(argv: list[str] | None = None) -> int:
         "combinations, noise levels); converged = R-hat <= 1.01 and bulk and tail ESS >= 400 for "
         "all of them, with 4 chains.",
         "DR-MH runs vectorised chains, which evaluate the second stage on every step.",
+        "The file is rewritten after every posterior row; 'complete': false marks an interrupted run.",
     ]
-    write_text_atomic(args.out, json.dumps(results, indent=2) + "\n")
+
+    def save(posteriors: dict, complete: bool = False) -> None:
+        results["posteriors"] = posteriors
+        results["load_average_at_end"] = list(os.getloadavg())
+        results["complete"] = complete
+        write_text_atomic(args.out, json.dumps(results, indent=2) + "\n")
+
+    save(_posterior_benchmark(args, rows, save), complete=True)
 
     width = max(len(r[0]) for r in rows)
     print(f"meanclust_jax inference benchmark on {results['device']} "
