@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import jax.numpy as jnp
 import numpy as np
 
-from ._custom_types import Array, Configuration, Float, Int
+from ._custom_types import AnyArray, Array, Configuration, Float, Int
 from .lattice import NEIGHBOUR_VECTORS, TriangularLattice
 
 if TYPE_CHECKING:
@@ -385,7 +385,7 @@ def from_icet(cluster_expansion: icet.ClusterExpansion, *, plus: str = "Mn", min
     return _from_icet(cluster_expansion, plus=plus, minus=minus, energy_units=energy_units)
 
 
-def _minus(sigma: Array) -> Array:
+def _minus(sigma: AnyArray) -> AnyArray:
     """``m = 1`` where ``sigma = -1`` (Li), else 0, as int32."""
     return (sigma < 0).astype(jnp.int32)
 
@@ -401,7 +401,7 @@ def triangle_histogram(sigma: Configuration) -> Int[Array, "*batch 4"]:
     """
     m = _minus(sigma)
 
-    def r(x: Int[Array, "*batch rows cols"], da: int, db: int) -> Int[Array, "*batch rows cols"]:
+    def r(x: Int[AnyArray, "*batch rows cols"], da: int, db: int) -> Int[Array, "*batch rows cols"]:
         return jnp.roll(x, (-da, -db), axis=(-2, -1))  # value at i + v
 
     up = m + r(m, 1, 0) + r(m, 0, 1)
@@ -432,8 +432,8 @@ def bond_counts(sigma: Configuration) -> Int[Array, "*batch 3 3"]:
 
 
 def energy_from_counts(
-    tri_hist: Int[Array, "*batch 4"], bonds: Int[Array, "*batch 3 3"], hamiltonian: TriangleBondHamiltonian
-) -> Float[Array, " *batch"]:
+    tri_hist: Int[AnyArray, "*batch 4"], bonds: Int[AnyArray, "*batch 3 3"], hamiltonian: TriangleBondHamiltonian
+) -> Float[AnyArray, " *batch"]:
     """Total energy from the triangle histogram and bond counts (exact sums of table entries).
 
     **Arguments:**

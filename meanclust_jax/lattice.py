@@ -161,7 +161,7 @@ class TriangularLattice:
             return moves.stride(self)
         return _STRIDE_OF[check_moves(moves)](self)
 
-    def site_index(self, a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
+    def site_index(self, a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray | np.integer:
         """Flat index ``a * cols + b`` of site ``(a, b)`` (periodic)."""
         return (np.asarray(a) % self.rows) * self.cols + (np.asarray(b) % self.cols)
 

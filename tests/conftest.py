@@ -3,7 +3,13 @@ meanclust_jax leaves JAX's precision alone; `tests/test_precision.py` checks tha
 process), with strict dtype promotion and rank promotion "raise": an implicit cast (int with
 float, float32 with float64) or an implicit broadcast of arrays of different ranks in the package
 fails here instead of passing silently. Third-party code that needs JAX's standard promotion is
-scoped off where it is called, with a comment naming the call."""
+scoped off where it is called, with a comment naming the call.
+
+Every call into the package is also checked against its jaxtyping annotations (shapes, dtypes,
+types) by beartype at run time, as diffrax's and equinox's suites do: the plugin option
+``--jaxtyping-packages`` in ``pyproject.toml`` instruments ``meanclust_jax`` as it is imported,
+before this file runs. Tests of our own bad-input errors switch it off around the bad call
+(`helpers.unchecked`)."""
 
 from __future__ import annotations
 

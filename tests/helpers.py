@@ -1,6 +1,7 @@
 """Constants and helpers shared by several test files.
 
-`batch_means`: batch-means standard errors of Monte Carlo series.
+`batch_means`: batch-means standard errors of Monte Carlo series. `unchecked`: the package as a
+user calls it, without the test-time runtime checking of its annotations (for bad-input tests).
 
 The synthetic rate problem of the inference tests: a random lattice at x = 1/3 (singlets
 ``(2/3, 1/3)``, pairs ``(x_+^2, x_-^2, x_+ x_-) = (4/9, 1/9, 2/9)``), rates ``K_TRUE`` per unit
@@ -8,6 +9,9 @@ time, records on ``TS``; `clean_pairs` is its noise-free trajectory.
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import diffrax
 import jax.numpy as jnp
@@ -41,3 +45,22 @@ def batch_means(series: np.ndarray, n_batches: int = 10) -> tuple[float, float]:
 
 
 __all__ = ["C_PAIR0", "C_SINGLE", "K_TRUE", "TS", "batch_means", "clean_pairs"]
+
+
+@contextlib.contextmanager
+def unchecked() -> Iterator[None]:
+    """Switch off the runtime type checking of the package's annotations (``pyproject.toml``'s
+    ``--jaxtyping-packages``) inside the block.
+
+    Tests of bad input call the package the way a user does (no type checker), so that what
+    answers a wrong type or shape is the package's own validator (a `ValueError` naming the
+    parameter and its allowed range), not beartype's report of the annotation.
+    """
+    import jaxtyping
+
+    previous = jaxtyping.config.jaxtyping_disable
+    jaxtyping.config.update("jaxtyping_disable", True)
+    try:
+        yield
+    finally:
+        jaxtyping.config.update("jaxtyping_disable", previous)

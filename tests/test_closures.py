@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import scipy.optimize
 import xarray as xr
+from helpers import unchecked
 from test_closures_helpers import make_dataset, random_lattice_dataset
 
 from meanclust_jax._labels import TRIPLET_INDEX, TRIPLETS
@@ -194,7 +195,7 @@ def test_zero_concentration_gives_zero_or_one_power():
     ],
 )
 def test_bad_shapes_raise(C_single, C_pair, match):
-    with pytest.raises(ValueError, match=match):
+    with unchecked(), pytest.raises(ValueError, match=match):
         PairApproximation()(jnp.asarray(C_single), jnp.asarray(C_pair))
 
 
@@ -202,9 +203,9 @@ def test_abstract_interface():
     assert isinstance(PairApproximation(), AbstractClosure)
     with pytest.raises(TypeError):
         AbstractClosure()  # abstract
-    with pytest.raises(ValueError, match="gamma must have shape"):
+    with unchecked(), pytest.raises(ValueError, match="gamma must have shape"):
         OptimalApproximation(np.zeros((16, 2)), np.zeros((16, 2)))
-    with pytest.raises(ValueError, match="finite"):
+    with unchecked(), pytest.raises(ValueError, match="finite"):
         OptimalApproximation(np.full((16, 3), np.nan), np.zeros((16, 2)))
 
 
@@ -251,7 +252,7 @@ def _small_dataset(n=5):
 )
 def test_bad_datasets_raise(mutate, match):
     ds = mutate(_small_dataset())
-    with pytest.raises(ValueError, match=match):
+    with unchecked(), pytest.raises(ValueError, match=match):
         closure_errors(PairApproximation(), ds)
 
 
@@ -346,9 +347,9 @@ def test_project_exponents_and_constraint_violation():
 
 
 def test_infeasible_bounds_raise():
-    with pytest.raises(ValueError, match="no exponents"):
+    with unchecked(), pytest.raises(ValueError, match="no exponents"):
         check_feasible((0.0, 2.0, 0.4))  # γ ≤ 0.4 cannot reach Σγ − Σξ = 1 for +++
-    with pytest.raises(ValueError, match="no exponents"):
+    with unchecked(), pytest.raises(ValueError, match="no exponents"):
         project_exponents(S.PA_GAMMA, S.PA_XI, (1.0, 2.0, 1.5))
 
 
@@ -395,10 +396,10 @@ def test_json_bad_files_raise(tmp_path, edit, match):
     data = json.loads(path.read_text())
     edit(data)
     path.write_text(json.dumps(data))
-    with pytest.raises(ValueError, match=match):
+    with unchecked(), pytest.raises(ValueError, match=match):
         load_closure(path)
     path.write_text("{not json")
-    with pytest.raises(ValueError, match="not valid JSON"):
+    with unchecked(), pytest.raises(ValueError, match="not valid JSON"):
         load_closure(path)
     with pytest.raises(FileNotFoundError):
         load_closure(tmp_path / "missing.json")
@@ -435,14 +436,14 @@ def test_registry_loads_a_new_closure_family(tmp_path):
         class Impostor(HalfPair):
             kind: ClassVar[str] = "pair"
 
-        with pytest.raises(ValueError, match="kind='pair' is already taken"):
+        with unchecked(), pytest.raises(ValueError, match="kind='pair' is already taken"):
             register_closure(Impostor)
-        with pytest.raises(ValueError, match="not registered"):
+        with unchecked(), pytest.raises(ValueError, match="not registered"):
             Impostor(1.0).save(tmp_path / "impostor.json")
-        with pytest.raises(ValueError, match="not a subclass of AbstractClosure"):
+        with unchecked(), pytest.raises(ValueError, match="not a subclass of AbstractClosure"):
             register_closure(dict)
     finally:
         _CLOSURE_REGISTRY.pop("test-half-pair", None)
     (tmp_path / "half.json").write_text(json.dumps({"kind": "test-half-pair", "factor": 0.5}))
-    with pytest.raises(ValueError, match=r'"kind" must be one of \[.*optimal.*\]'):
+    with unchecked(), pytest.raises(ValueError, match=r'"kind" must be one of \[.*optimal.*\]'):
         load_closure(tmp_path / "half.json")

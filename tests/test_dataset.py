@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 import xarray as xr
+from helpers import unchecked
 from test_closures_helpers import make_dataset
 
 from meanclust_jax._io import save_netcdf
@@ -62,9 +63,9 @@ def test_reader_flattens_replicas_and_orders_labels():
 def test_inference_and_closures_refuse_the_same_bad_data(mutate, match):
     """`PairData.from_dataset` delegates to the shared reader: same check, its own parameter name."""
     bad = mutate(_dataset())
-    with pytest.raises(ValueError, match=match):
+    with unchecked(), pytest.raises(ValueError, match=match):
         PairData.from_dataset(bad)
-    with pytest.raises(ValueError, match=re.sub(r"^ds", "dataset", match)):
+    with unchecked(), pytest.raises(ValueError, match=re.sub(r"^ds", "dataset", match)):
         closure_errors(PairApproximation(), bad)
 
 
@@ -74,12 +75,12 @@ def test_pair_data_from_dataset_replicas_and_window():
     np.testing.assert_allclose(data.times, [1.0, 2.0, 3.0, 4.0], rtol=1e-15)
     np.testing.assert_allclose(data.C_pair, ds.C_pair.mean("replica").values[1:5], rtol=1e-14)
     np.testing.assert_allclose(data.C_single, [0.6, 0.4], rtol=1e-14)
-    with pytest.raises(ValueError, match=r"the window holds 1 of the 6 recorded times"):
+    with unchecked(), pytest.raises(ValueError, match=r"the window holds 1 of the 6 recorded times"):
         PairData.from_dataset(ds, t_start=15, t_stop=25)
-    with pytest.raises(ValueError, match=r"replica must be 'mean' or an integer in \[0, 2\]"):
+    with unchecked(), pytest.raises(ValueError, match=r"replica must be 'mean' or an integer in \[0, 2\]"):
         PairData.from_dataset(ds, replica="first")
     two = xr.concat([ds, ds], dim="chain")
-    with pytest.raises(ValueError, match="replica.*nothing else"):
+    with unchecked(), pytest.raises(ValueError, match="replica.*nothing else"):
         PairData.from_dataset(two)
 
 
@@ -91,11 +92,11 @@ def test_load_trajectory_names_the_file(tmp_path):
     ds = _dataset()
     save_netcdf(ds.assign(C_triplet=ds.C_triplet * 30), bad)
     assert load_trajectory(bad).sizes["time"] == 6  # triplets not needed: not checked
-    with pytest.raises(ValueError, match=r"path='.*bad\.nc'.*dataset\['C_triplet'\] must lie in \[0, 1\]"):
+    with unchecked(), pytest.raises(ValueError, match=r"path='.*bad\.nc'.*dataset\['C_triplet'\] must lie in \[0, 1\]"):
         load_trajectory(bad, need_triplets=True)
     other = tmp_path / "other.nc"
     save_netcdf(xr.Dataset({"a": ("x", np.zeros(3))}), other)
-    with pytest.raises(ValueError, match=r"path='.*other\.nc'.*must contain the variable 'C_single'"):
+    with unchecked(), pytest.raises(ValueError, match=r"path='.*other\.nc'.*must contain the variable 'C_single'"):
         load_trajectory(other)
     with pytest.raises(FileNotFoundError):
         load_trajectory(tmp_path / "missing.nc")

@@ -14,6 +14,7 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 import pytest
+from helpers import unchecked
 from numpyro.infer import MCMC
 from numpyro.infer.initialization import init_to_value
 from numpyro.infer.mcmc import MCMCKernel
@@ -271,26 +272,26 @@ def test_default_scales_are_paper_fractions_of_init():
     ],
 )
 def test_bad_kernel_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    with unchecked(), pytest.raises(ValueError, match=match):
         DelayedRejectionMH(_gauss_model, **kwargs)
 
 
 def test_bad_kernel_usage():
-    with pytest.raises(ValueError, match="exactly one of model and potential_fn"):
+    with unchecked(), pytest.raises(ValueError, match="exactly one of model and potential_fn"):
         DelayedRejectionMH()
     kernel = DelayedRejectionMH(_gauss_model, first_scale=jnp.ones(3))
-    with pytest.raises(ValueError, match=r"first_scale must be a float or an array over the flattened"):
+    with unchecked(), pytest.raises(ValueError, match=r"first_scale must be a float or an array over the flattened"):
         kernel.init(jax.random.key(0), 0, None, (), {})
     kernel = DelayedRejectionMH(_gauss_model, initial_covariance=np.eye(3))
-    with pytest.raises(ValueError, match=r"initial_covariance must have shape \(2, 2\)"):
+    with unchecked(), pytest.raises(ValueError, match=r"initial_covariance must have shape \(2, 2\)"):
         kernel.init(jax.random.key(0), 0, None, (), {})
-    with pytest.raises(ValueError, match="init_params must be given"):
+    with unchecked(), pytest.raises(ValueError, match="init_params must be given"):
         DelayedRejectionMH(potential_fn=lambda z: jnp.sum(z**2)).init(jax.random.key(0), 0, None, (), {})
 
     def discrete() -> None:
         numpyro.sample("n", dist.Poisson(3.0))
 
-    with pytest.raises(ValueError, match="continuous latent sites"):
+    with unchecked(), pytest.raises(ValueError, match="continuous latent sites"):
         DelayedRejectionMH(discrete).init(jax.random.key(0), 0, None, (), {})
 
 

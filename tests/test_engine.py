@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import batch_means
+from helpers import batch_means, unchecked
 
 from meanclust_jax import schedules
 from meanclust_jax.concentrations import cluster_counts, concentrations_from_counts
@@ -193,7 +193,7 @@ def test_checkpoint_resume_is_bit_identical(tmp_path):
     resumed = anneal(jax.random.key(9), lat, checkpoint=ckpt, callback=lambda d, _t: chunks.append(d), **kw)
     assert chunks[0] == 4  # resumed after the third chunk, not from the start
     assert resumed.identical(full)
-    with pytest.raises(ValueError, match="different run"):
+    with unchecked(), pytest.raises(ValueError, match="different run"):
         anneal(jax.random.key(10), lat, checkpoint=ckpt, **kw)
 
 
@@ -233,13 +233,14 @@ def test_chained_run_continues_the_clock(tmp_path):
 def test_chained_run_refuses_another_lattice_or_composition():
     lat = TriangularLattice(12, 12)
     first = anneal(1, lat, schedule=schedules.constant(0.4, 5), composition=1 / 3, progress=False)
-    with pytest.raises(ValueError, match="previous run is a 12x12 lattice but lattice is 24x24"):
+    with unchecked(), pytest.raises(ValueError, match="previous run is a 12x12 lattice but lattice is 24x24"):
         anneal(2, TriangularLattice(24, 24), schedule=schedules.constant(0.4, 5), composition=1 / 3,
                initial=first, progress=False)
-    with pytest.raises(ValueError, match=r"previous run has composition x = \[0.3333\].*asks for x = \[0.5\]"):
+    with unchecked(), pytest.raises(ValueError,
+                                    match=r"previous run has composition x = \[0.3333\].*asks for x = \[0.5\]"):
         anneal(2, lat, schedule=schedules.constant(0.4, 5), composition=0.5, initial=first, progress=False)
     two = anneal(1, lat, schedule=schedules.constant(0.4, 5), composition=1 / 3, replicas=2, progress=False)
-    with pytest.raises(ValueError, match="2 replicas but replicas=3"):
+    with unchecked(), pytest.raises(ValueError, match="2 replicas but replicas=3"):
         anneal(2, lat, schedule=schedules.constant(0.4, 5), composition=1 / 3, replicas=3, initial=two,
                progress=False)
 
@@ -261,19 +262,19 @@ def test_chained_run_refuses_another_lattice_or_composition():
 def test_bad_input_raises(kwargs, match):
     args = dict(schedule=schedules.constant(0.5, 10), composition=0.5, progress=False)
     args.update(kwargs)
-    with pytest.raises(ValueError, match=match):
+    with unchecked(), pytest.raises(ValueError, match=match):
         anneal(0, TriangularLattice(12, 12), **args)
 
 
 def test_bad_schedules_raise():
-    with pytest.raises(ValueError, match=r"schedule step 0: T must be a finite number > 0, got 0.0"):
+    with unchecked(), pytest.raises(ValueError, match=r"schedule step 0: T must be a finite number > 0, got 0.0"):
         schedules.constant(0.0, 10)
-    with pytest.raises(ValueError, match="T must be a finite number > 0, got inf"):
+    with unchecked(), pytest.raises(ValueError, match="T must be a finite number > 0, got inf"):
         schedules.constant(float("inf"), 10)
-    with pytest.raises(ValueError, match=r"sweeps must be an integer in \[1, 2147483647\], got 0"):
+    with unchecked(), pytest.raises(ValueError, match=r"sweeps must be an integer in \[1, 2147483647\], got 0"):
         schedules.constant(0.5, 0)
-    with pytest.raises(ValueError, match="unknown"):
+    with unchecked(), pytest.raises(ValueError, match="unknown"):
         schedules.parse("linear:T0=1")
-    with pytest.raises(ValueError, match="global"):
+    with unchecked(), pytest.raises(ValueError, match="global"):
         anneal(0, TriangularLattice(9, 9), schedule=schedules.constant(0.5, 5), composition=0.5,
                moves="global", progress=False)

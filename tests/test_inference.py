@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import xarray as xr
-from helpers import C_PAIR0, C_SINGLE, K_TRUE, TS, clean_pairs
+from helpers import C_PAIR0, C_SINGLE, K_TRUE, TS, clean_pairs, unchecked
 
 from meanclust_jax.closures import OptimalApproximation, PairApproximation, SparseApproximation
 from meanclust_jax.inference import PairData, make_problem, multistart
@@ -131,20 +131,20 @@ def test_bad_input_raises():
     closure = PairApproximation()
     data = _data(closure)
     problem = make_problem(data, closure)
-    with pytest.raises(ValueError, match=r"K must be non-negative rates in \[0, inf\)"):
+    with unchecked(), pytest.raises(ValueError, match=r"K must be non-negative rates in \[0, inf\)"):
         problem.loss(K_TRUE.at[0].set(-1.0))
-    with pytest.raises(ValueError, match="K must be finite"):
+    with unchecked(), pytest.raises(ValueError, match="K must be finite"):
         problem.loss(K_TRUE.at[0].set(jnp.nan))
-    with pytest.raises(ValueError, match="mismatched"):
+    with unchecked(), pytest.raises(ValueError, match="mismatched"):
         PairData(TS, C_SINGLE, data.C_pair[:-1])
-    with pytest.raises(ValueError, match="times must be strictly increasing"):
+    with unchecked(), pytest.raises(ValueError, match="times must be strictly increasing"):
         PairData(TS[::-1], C_SINGLE, data.C_pair)
-    with pytest.raises(ValueError,
+    with unchecked(), pytest.raises(ValueError,
                        match=r"C_pair contains NaN or infinite values; concentrations must lie in \[0, 1\]"):
         PairData(TS, C_SINGLE, data.C_pair.at[3, 1].set(jnp.inf))
-    with pytest.raises(ValueError, match=r"weight_a must be a finite scalar in \[0, inf\)"):
+    with unchecked(), pytest.raises(ValueError, match=r"weight_a must be a finite scalar in \[0, inf\)"):
         make_problem(data, closure, weight_a=-1.0)
-    with pytest.raises(ValueError, match="num_starts must be >= 1"):
+    with unchecked(), pytest.raises(ValueError, match="num_starts must be >= 1"):
         multistart(problem, jax.random.key(0), num_starts=0)
 
 
@@ -168,9 +168,9 @@ def test_pair_data_from_dataset_averages_replicas():
     one = PairData.from_dataset(ds, replica=1)
     np.testing.assert_allclose(one.C_pair, C_pair[1])
     np.testing.assert_allclose(one.times, np.asarray(TS) * 100)
-    with pytest.raises(ValueError, match=r"replica must be 'mean' or an integer in \[0, 2\]"):
+    with unchecked(), pytest.raises(ValueError, match=r"replica must be 'mean' or an integer in \[0, 2\]"):
         PairData.from_dataset(ds, replica=5)
-    with pytest.raises(ValueError, match="time_scale must be a finite number > 0"):
+    with unchecked(), pytest.raises(ValueError, match="time_scale must be a finite number > 0"):
         PairData.from_dataset(ds, time_scale=0.0)
 
 
@@ -254,14 +254,14 @@ def test_bad_solver_settings_are_refused(bad):
     """Regression (issue 14): ``rtol=-1`` gave F = 826.8 and ``atol=-1`` F = 448.9, silently."""
     data = _data(PairApproximation())
     name = next(iter(bad))
-    with pytest.raises(ValueError, match=name):
+    with unchecked(), pytest.raises(ValueError, match=name):
         make_problem(data, PairApproximation(), **bad)
     if name != "solver":
-        with pytest.raises(ValueError, match=name):
+        with unchecked(), pytest.raises(ValueError, match=name):
             solve_pairs(K_TRUE, PairApproximation(), C_SINGLE, C_PAIR0, TS, **bad)
 
 
 def test_pure_phase_data_refused():
     n = TS.shape[0]
-    with pytest.raises(ValueError, match=r"C_single must lie in \(0, 1\]"):
+    with unchecked(), pytest.raises(ValueError, match=r"C_single must lie in \(0, 1\]"):
         PairData(TS, jnp.array([1.0, 0.0]), np.tile([1.0, 0.0, 0.0], (n, 1)))

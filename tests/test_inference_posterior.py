@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import xarray as xr
-from helpers import C_PAIR0, C_SINGLE, K_TRUE, TS
+from helpers import C_PAIR0, C_SINGLE, K_TRUE, TS, unchecked
 
 from meanclust_jax._io import save_netcdf
 from meanclust_jax.closures import PairApproximation
@@ -184,47 +184,47 @@ def test_sparse_posterior_nuts_and_drmh_agree(likelihood):
 
 def test_bad_sampling_input_raises(synthetic):
     pm = synthetic["pm"]
-    with pytest.raises(ValueError, match="num_samples must be an integer >= 1"):
+    with unchecked(), pytest.raises(ValueError, match="num_samples must be an integer >= 1"):
         sample_posterior(pm, jax.random.key(0), num_samples=0)
-    with pytest.raises(ValueError, match=r"num_samples must be >= thinning \(10"):
+    with unchecked(), pytest.raises(ValueError, match=r"num_samples must be >= thinning \(10"):
         sample_posterior(pm, jax.random.key(0), sampler="drmh", num_samples=5)
-    with pytest.raises(ValueError, match="num_chains must be an integer >= 1"):
+    with unchecked(), pytest.raises(ValueError, match="num_chains must be an integer >= 1"):
         sample_posterior(pm, jax.random.key(0), num_chains=0)
-    with pytest.raises(ValueError, match="sampler must be one of"):
+    with unchecked(), pytest.raises(ValueError, match="sampler must be one of"):
         sample_posterior(pm, jax.random.key(0), sampler="hmc")
-    with pytest.raises(ValueError, match=r"init must lie strictly inside the prior box"):
+    with unchecked(), pytest.raises(ValueError, match=r"init must lie strictly inside the prior box"):
         sample_posterior(pm, jax.random.key(0), init=np.array([-0.1, 0.5]))
-    with pytest.raises(ValueError, match=r"init must be finite"):
+    with unchecked(), pytest.raises(ValueError, match=r"init must be finite"):
         sample_posterior(pm, jax.random.key(0), init=np.array([np.nan, 0.5]))
-    with pytest.raises(ValueError, match=r"drmh_variant must be one of"):
+    with unchecked(), pytest.raises(ValueError, match=r"drmh_variant must be one of"):
         sample_posterior(pm, jax.random.key(0), drmh_variant="dr")
     problem = make_problem(_sa_data(), PairApproximation())
     for likelihood in ("paper", "gaussian"):
-        with pytest.raises(ValueError, match=r"lower must be >= 0 for rates"):
+        with unchecked(), pytest.raises(ValueError, match=r"lower must be >= 0 for rates"):
             rate_posterior_model(problem, likelihood=likelihood, lower=-1.0, upper=1.0)
-        with pytest.raises(ValueError, match="upper must exceed lower"):
+        with unchecked(), pytest.raises(ValueError, match="upper must exceed lower"):
             rate_posterior_model(problem, likelihood=likelihood, lower=1.0, upper=0.5)
-        with pytest.raises(ValueError, match="lower and upper must be finite"):
+        with unchecked(), pytest.raises(ValueError, match="lower and upper must be finite"):
             rate_posterior_model(problem, likelihood=likelihood, lower=0.0, upper=np.inf)
-    with pytest.raises(ValueError, match="beta must be a finite number > 0"):
+    with unchecked(), pytest.raises(ValueError, match="beta must be a finite number > 0"):
         rate_posterior_model(problem, likelihood="paper", upper=1.0, beta=0.0)
-    with pytest.raises(ValueError, match="free must be distinct names"):
+    with unchecked(), pytest.raises(ValueError, match="free must be distinct names"):
         rate_posterior_model(problem, likelihood="paper", upper=1.0, free=("k9",))
-    with pytest.raises(ValueError, match=r"likelihood must be one of \('gaussian', 'paper'\)"):
+    with unchecked(), pytest.raises(ValueError, match=r"likelihood must be one of \('gaussian', 'paper'\)"):
         rate_posterior_model(problem, likelihood="poisson")
-    with pytest.raises(ValueError, match="beta applies to likelihood='paper' only"):
+    with unchecked(), pytest.raises(ValueError, match="beta applies to likelihood='paper' only"):
         rate_posterior_model(problem, beta=2.0)
-    with pytest.raises(ValueError, match="sigma_scale must be a finite number > 0"):
+    with unchecked(), pytest.raises(ValueError, match="sigma_scale must be a finite number > 0"):
         rate_posterior_model(problem, sigma_scale=-1.0)
-    with pytest.raises(ValueError, match="replicas must be 'mean' or 'separate'"):
+    with unchecked(), pytest.raises(ValueError, match="replicas must be 'mean' or 'separate'"):
         rate_posterior_model(problem, replicas="all")
-    with pytest.raises(ValueError, match="needs the per-replica trajectories"):
+    with unchecked(), pytest.raises(ValueError, match="needs the per-replica trajectories"):
         rate_posterior_model(problem, replicas="separate")
-    with pytest.raises(ValueError, match=r"fixed_split must have shape \(4,\)"):
+    with unchecked(), pytest.raises(ValueError, match=r"fixed_split must have shape \(4,\)"):
         rate_posterior_model(problem, fixed_split=[0.5, 0.5, 1.2, 0.5])
-    with pytest.raises(ValueError, match="C_pair contains NaN"):
+    with unchecked(), pytest.raises(ValueError, match="C_pair contains NaN"):
         PairData(TS, C_SINGLE, np.full((TS.shape[0], 3), np.nan))
-    with pytest.raises(ValueError, match=r"C_pair must lie in \[0, 1\]"):
+    with unchecked(), pytest.raises(ValueError, match=r"C_pair must lie in \[0, 1\]"):
         PairData(TS, C_SINGLE, np.full((TS.shape[0], 3), 1.7))
 
 
@@ -300,9 +300,9 @@ def test_figures(tmp_path):
     plot_posterior_rates(idata, tmp_path / "fig13.png", loss_threshold=0.5)
     plot_loss_histograms({"PA": idata, "OA": idata}, tmp_path / "fig14.png", sa_loss=0.3)
     assert (tmp_path / "fig13.png").stat().st_size > 0 and (tmp_path / "fig14.png").stat().st_size > 0
-    with pytest.raises(ValueError, match="is not in the posterior"):
+    with unchecked(), pytest.raises(ValueError, match="is not in the posterior"):
         plot_posterior_rates(idata, tmp_path / "x.png", axes_rates=("k1", "k2", "k9"))
-    with pytest.raises(ValueError, match="no posterior sample"):
+    with unchecked(), pytest.raises(ValueError, match="no posterior sample"):
         plot_posterior_rates(idata, tmp_path / "x.png", loss_threshold=1e-9)
 
 

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import unchecked
 
 from meanclust_jax._labels import TRIPLET_INDEX
 from meanclust_jax.closures import OptimalApproximation, PairApproximation, SparseApproximation
@@ -178,19 +179,19 @@ def test_failure_is_reported_not_raised(getkey):
     ],
 )
 def test_bad_rates_raise(K, match):
-    with pytest.raises(ValueError, match=match):
+    with unchecked(), pytest.raises(ValueError, match=match):
         solve_pairs(K, PairApproximation(), C_SINGLE, C_PAIR0, TS)
 
 
 def test_bad_time_grids_raise():
     K = jnp.full(8, 0.1)
-    with pytest.raises(ValueError, match="ts must be strictly increasing"):
+    with unchecked(), pytest.raises(ValueError, match="ts must be strictly increasing"):
         solve_pairs(K, PairApproximation(), C_SINGLE, C_PAIR0, jnp.array([0.0, 2.0, 1.0]))
-    with pytest.raises(ValueError, match="ts must be a 1-D grid of at least 2"):
+    with unchecked(), pytest.raises(ValueError, match="ts must be a 1-D grid of at least 2"):
         solve_pairs(K, PairApproximation(), C_SINGLE, C_PAIR0, jnp.array([0.0]))
-    with pytest.raises(ValueError, match="C_data must have shape"):
+    with unchecked(), pytest.raises(ValueError, match="C_data must have shape"):
         fit_sparse(TS, jnp.zeros((TS.shape[0] - 1, 3)))
-    with pytest.raises(ValueError, match="max_steps must be an integer >= 1"):
+    with unchecked(), pytest.raises(ValueError, match="max_steps must be an integer >= 1"):
         solve_pairs(K, PairApproximation(), C_SINGLE, C_PAIR0, TS, max_steps=0)
 
 

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import unchecked
 
 from meanclust_jax._io import jsonable, netcdf_attrs
 from meanclust_jax._validate import check_float, check_int
@@ -32,7 +33,7 @@ def test_check_int_accepts_integers(value, expected):
     ],
 )
 def test_check_int_refuses(value, kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    with unchecked(), pytest.raises(ValueError, match=match):
         check_int(value, "n", **kwargs)
 
 
@@ -54,7 +55,7 @@ def test_check_int_allow_float():
     ],
 )
 def test_check_float_refuses(value, kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    with unchecked(), pytest.raises(ValueError, match=match):
         check_float(value, "x", **kwargs)
 
 

@@ -20,7 +20,7 @@ holds exactly what was computed.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -488,7 +488,7 @@ def ordered_error_floor(
     return {"floor": floor.tolist(), "ordered_fraction": frac}
 
 
-def closure_from_vectors(vectors: Mapping[str, tuple[float, ...]], **metadata: Any) -> OptimalApproximation:
+def closure_from_vectors(vectors: Mapping[str, Sequence[float] | np.ndarray], **metadata: Any) -> OptimalApproximation:
     """An `OptimalApproximation` from the paper's parameter vectors ``V_τ`` per type (e.g. one
     column of `meanclust_jax.paper.TABLE_II`), in the order of `meanclust_jax.closures.param_names`.
 

@@ -127,7 +127,9 @@ def composition_states(x: float, n_states: int = 25) -> tuple[np.ndarray, np.nda
     return np.tile([1 - x, x], (n_states, 1)), np.maximum(C_pair, 0.0)
 
 
-def committee_disagreement(committee: Sequence, compositions: Sequence[float], *, n_states: int = 25) -> np.ndarray:
+def committee_disagreement(
+    committee: Sequence, compositions: Sequence[float] | np.ndarray, *, n_states: int = 25
+) -> np.ndarray:
     """Disagreement of a committee at candidate compositions: the variance over members of the
     predicted triplet concentrations, averaged over the 16 types (as ``ℰ``) and over the
     composition's pair states (`composition_states`); squared concentration units.

@@ -35,14 +35,15 @@ In the tests the optima agree with SciPy's SLSQP on the same objective to ~1e-14
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from .._io import jsonable
 from .._labels import TRIPLETS
@@ -53,7 +54,15 @@ from . import _structure as S
 from ._optimal import OptimalApproximation, bounds_to_json, constraint_violation, resolve_bounds
 from ._projection import check_feasible, infeasible_types, packed_bounds, project_packed
 
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from ._data import Runs, Trajectories
+
 _TINY = 1e-300
+#: The per-type data tuple of the two phases: ``(features (M, 5), zeros (M, 5), target (M,),
+#: omega (M,), w, scale, sign (5,), lower (5,), upper (5,), candidates (81, 5))``.
+_TypeData = tuple[Array, ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +76,7 @@ class _Problem:
     scale: np.ndarray  # (16,) Σ ω Ĉ²
 
 
-def flatten_runs(runs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def flatten_runs(runs: Sequence[Trajectories]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Stack the records of several runs into one least-squares problem (NumPy, float64).
 
     Returns ``(C_single (M, 2), C_pair (M, 3), C_triplet (M, 16), omega (M,))`` over every
@@ -86,7 +95,7 @@ def flatten_runs(runs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return np.concatenate(Cs), np.concatenate(Cp), np.concatenate(Ct), np.concatenate(om)
 
 
-def _problem_from_runs(runs) -> _Problem:
+def _problem_from_runs(runs: Sequence[Trajectories]) -> _Problem:
     C_single, C_pair, C_triplet, omega = flatten_runs(runs)
     conc = np.concatenate([C_pair, C_single], axis=-1)
     zeros = conc <= 0
@@ -115,13 +124,18 @@ def _bucket(m: int) -> int:
     return max(128, 1 << (m - 1).bit_length())
 
 
-def _model(z, features, zeros, w):
+def _model(
+    z: Float[Array, " 5"], features: Float[Array, "M 5"], zeros: Bool[Array, "M 5"], w: Float[ArrayLike, ""]
+) -> Float[Array, " M"]:
     """``g = w exp(F z)``, times ``0**z_i`` for entries whose concentration is zero."""
     zero_factor = jnp.prod(jnp.where(zeros, (z == 0).astype(z.dtype), 1.0), axis=-1)
     return w * jnp.exp(features @ z) * zero_factor
 
 
-def _scaled_objective(z, features, zeros, target, omega, w, scale):
+def _scaled_objective(
+    z: Float[Array, " 5"], features: Float[Array, "M 5"], zeros: Bool[Array, "M 5"], target: Float[Array, " M"],
+    omega: Float[Array, " M"], w: Float[ArrayLike, ""], scale: Float[ArrayLike, ""],
+) -> Float[Array, ""]:
     r = _model(z, features, zeros, w) - target
     return jnp.sum(omega * r * r) / scale
 
@@ -133,11 +147,14 @@ class _Settings(eqx.Module):
     polish_starts: int = eqx.field(static=True)
 
 
-def _kkt_residual(z, grad, sign, lower, upper):
+def _kkt_residual(
+    z: Float[Array, " 5"], grad: Float[Array, " 5"], sign: Float[Array, " 5"], lower: Float[Array, " 5"],
+    upper: Float[Array, " 5"],
+) -> Float[Array, ""]:
     return jnp.max(jnp.abs(z - project_packed(z - grad, sign, lower, upper)))
 
 
-def _adam_phase(z0, data, settings: _Settings):
+def _adam_phase(z0: Float[Array, " 5"], data: _TypeData, settings: _Settings) -> tuple[Array, Array]:
     """Projected Adam from ``z0``; returns the best iterate seen and its scaled objective."""
     features, zeros, target, omega, w, scale, sign, lower, upper, _ = data
     f = lambda z: _scaled_objective(z, features, zeros, target, omega, w, scale)  # noqa: E731
@@ -171,7 +188,7 @@ def _candidates(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     return out
 
 
-def _solve_small(M, b):
+def _solve_small(M: Float[Array, "n n"], b: Float[Array, " n"]) -> Float[Array, " n"]:
     """Solve ``M x = b`` for a small square ``M`` by Gauss–Jordan elimination with partial
     pivoting and one-hot row swaps (no gathers or scatters), in a `fori_loop` over the pivot
     column, which compiles much faster under `vmap` than a batched LAPACK call."""
@@ -179,7 +196,7 @@ def _solve_small(M, b):
     rows = jnp.arange(n)
     cols = jnp.arange(n + 1)
 
-    def body(k, A):
+    def body(k: Int[ArrayLike, ""], A: Float[Array, "n n+1"]) -> Float[Array, "n n+1"]:
         e_k = (rows == k).astype(A.dtype)
         c_k = (cols == k).astype(A.dtype)
         p = jnp.argmax(jnp.where(rows >= k, jnp.abs(A @ c_k), -1.0))
@@ -194,7 +211,10 @@ def _solve_small(M, b):
     return A[:, n]
 
 
-def _qp_step(z, g, H, sign, lower, upper, candidates):
+def _qp_step(
+    z: Float[Array, " 5"], g: Float[Array, " 5"], H: Float[Array, "5 5"],
+    sign: Float[Array, " 5"], lower: Float[Array, " 5"], upper: Float[Array, " 5"], candidates: Int[Array, "c 5"],
+) -> Float[Array, " 5"]:
     """Exact minimiser ``d`` of ``g·d + ½ dᵀHd`` over ``{l ≤ z + d ≤ u, sign·(z + d) = 1}``.
 
     This is the projection of the Newton point in the ``H``-metric. With at most 4 free
@@ -205,7 +225,7 @@ def _qp_step(z, g, H, sign, lower, upper, candidates):
     """
     eye = jnp.eye(5)
 
-    def solve(states):
+    def solve(states: Int[Array, " 5"]) -> tuple[Float[Array, " 5"], Float[Array, ""]]:
         free = (sign != 0) & (states == 2)
         target = jnp.where(states == 1, upper, lower)
         d_fixed = jnp.where(jnp.isfinite(target), target - z, 0.0)
@@ -242,12 +262,12 @@ def _qp_step(z, g, H, sign, lower, upper, candidates):
 _STEP_SIZES = 0.5 ** np.arange(12)
 
 
-def _polish_phase(z0, data, settings: _Settings):
+def _polish_phase(z0: Float[Array, " 5"], data: _TypeData, settings: _Settings) -> tuple[Array, Array, Array]:
     """Scaled projected-gradient (projected Gauss–Newton) iterations with a step-size search."""
     features, zeros, target, omega, w, scale, sign, lower, upper, candidates = data
     f = lambda z: _scaled_objective(z, features, zeros, target, omega, w, scale)  # noqa: E731
 
-    def grad_and_gn(z):
+    def grad_and_gn(z: Float[Array, " 5"]) -> tuple[Float[Array, " 5"], Float[Array, "5 5"]]:
         gz = _model(z, features, zeros, w)
         r = gz - target
         jac = gz[:, None] * features  # d g / d z
@@ -257,7 +277,7 @@ def _polish_phase(z0, data, settings: _Settings):
         H = H + (1e-12 * jnp.trace(H) + _TINY) * jnp.eye(5)
         return grad, H
 
-    def step(carry, _):
+    def step(carry: tuple[Array, Array], _: None) -> tuple[tuple[Array, Array], None]:
         z, fz = carry
         grad, H = grad_and_gn(z)
         d = _qp_step(z, grad, H, sign, lower, upper, candidates)
@@ -278,11 +298,19 @@ def _polish_phase(z0, data, settings: _Settings):
 
 
 @eqx.filter_jit
-def _solve_all(starts, features, zeros, targets, omega, weights, scales, sign, lower, upper, candidates, settings):
+def _solve_all(
+    starts: Float[Array, "16 K 5"], features: Float[Array, "M 5"], zeros: Bool[Array, "M 5"],
+    targets: Float[Array, "16 M"], omega: Float[Array, " M"], weights: Float[Array, " 16"], scales: Float[Array, " 16"],
+    sign: Float[Array, "16 5"], lower: Float[Array, "16 5"], upper: Float[Array, "16 5"],
+    candidates: Int[Array, "16 c 5"], settings: _Settings,
+) -> tuple[Array, ...]:
     """``starts``: (16, K, 5); per-type data with leading axis 16. Returns the best of the K
     polished solutions per type and diagnostics."""
 
-    def per_type(starts_t, target, w, scale, sign_t, lower_t, upper_t, cand_t):
+    def per_type(
+        starts_t: Array, target: Array, w: Array, scale: Array, sign_t: Array, lower_t: Array, upper_t: Array,
+        cand_t: Array,
+    ) -> tuple[Array, ...]:
         data = (features, zeros, target, omega, w, scale, sign_t, lower_t, upper_t, cand_t)
         starts_t = jax.vmap(lambda y: project_packed(y, sign_t, lower_t, upper_t))(starts_t)
         z_adam, f_adam = jax.vmap(lambda z0: _adam_phase(z0, data, settings))(starts_t)
@@ -297,7 +325,7 @@ def _solve_all(starts, features, zeros, targets, omega, weights, scales, sign, l
     return jax.vmap(per_type)(starts, targets, weights, scales, sign, lower, upper, candidates)
 
 
-def _starts(seed: int, num_starts: int, lower, upper) -> np.ndarray:
+def _starts(seed: int, num_starts: int, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """Start points, shape ``(16, K, 5)``: PA and SA exponents, then random points of the box
     (``[-2, 2]`` where a bound is infinite). They are projected onto the feasible set inside
     the solver."""
@@ -310,7 +338,7 @@ def _starts(seed: int, num_starts: int, lower, upper) -> np.ndarray:
     return np.stack((fixed + rand)[:num_starts], axis=1)
 
 
-def _support_mask(support) -> np.ndarray:
+def _support_mask(support: ArrayLike | Mapping[str, Sequence[str]] | None) -> np.ndarray:
     """``(16, 5)`` bool mask of the packed exponents allowed to be non-zero (Table I structure
     intersected with a user ``support``: ``None``, an array ``(16, 5)``, or ``{type: [names]}``
     with names ``"++" "--" "+-"`` (γ) and ``"+" "-"`` (ξ))."""
@@ -335,10 +363,10 @@ def _support_mask(support) -> np.ndarray:
 
 
 def fit_optimal_closure(
-    dataset,
+    dataset: Runs,
     regularization: str | None = "hard",
     *,
-    bounds: Mapping[str, float] | tuple[float, float, float] | None = None,
+    bounds: Mapping[str, float | None] | Sequence[float | None] | None = None,
     num_starts: int = 6,
     adam_steps: int = 200,
     polish_steps: int = 25,
@@ -346,9 +374,9 @@ def fit_optimal_closure(
     learning_rate: float = 0.05,
     seed: int = 0,
     kkt_tol: float = 1e-6,
-    support=None,
+    support: ArrayLike | Mapping[str, Sequence[str]] | None = None,
     mixed_lattices: bool = False,
-) -> tuple[OptimalApproximation, Any]:
+) -> tuple[OptimalApproximation, xr.Dataset]:
     """Calibrate an `OptimalApproximation` on one or several trajectories (paper eqs. (15)–(16),
     Table II).
 
@@ -471,7 +499,7 @@ def fit_optimal_closure(
     return closure, report
 
 
-def runs_source(runs) -> dict[str, Any]:
+def runs_source(runs: Sequence[Trajectories]) -> dict[str, Any]:
     """Provenance of a calibration on ``runs`` (`Trajectories`) for a closure's ``source``.
 
     One run: its composition (a float), records, trajectories, time span and attributes, as

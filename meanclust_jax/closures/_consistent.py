@@ -58,6 +58,7 @@ import numpy as np
 from jaxtyping import ArrayLike
 
 from .._custom_types import (
+    AnyArray,
     Array,
     Float,
     Int,
@@ -456,7 +457,7 @@ class ConsistentClosure(AbstractClosure):
     ```
     """
 
-    coefficients: Float[Array, "5 F"]
+    coefficients: Float[AnyArray, "5 F"]
     features: tuple[str, ...] = eqx.field(static=True)
     source_json: str = eqx.field(static=True)
 
@@ -464,7 +465,7 @@ class ConsistentClosure(AbstractClosure):
 
     def __init__(
         self,
-        coefficients: Float[Array, "5 F"] | Mapping[str, Mapping[str, float]] | None = None,
+        coefficients: ArrayLike | Mapping[str, Mapping[str, float]] | None = None,
         features: Sequence[str] = DEFAULT_BASIS,
         *,
         source: Mapping[str, Any] | None = None,

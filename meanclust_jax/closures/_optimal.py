@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import ArrayLike
 
-from .._custom_types import Array, Float
+from .._custom_types import AnyArray, Float
 from .._io import jsonable
 from .._labels import PAIRS, SPECIES, TRIPLETS
 from . import _structure as S
@@ -26,7 +27,7 @@ REGULARIZATIONS: dict[str, tuple[float, float, float]] = {
 
 
 def resolve_bounds(
-    regularization: str | None, bounds: Mapping[str, float] | tuple | None = None
+    regularization: str | None, bounds: Mapping[str, float | None] | Sequence[float | None] | None = None
 ) -> tuple[float, float, float]:
     """Bounds ``(β1, β2, δ)`` from a preset name, optionally overridden by user ``bounds``.
 
@@ -118,7 +119,7 @@ def bounds_from_json(b: Mapping[str, float | None] | None) -> tuple[float, float
 
 
 def constraint_violation(
-    gamma: np.ndarray, xi: np.ndarray, bounds: tuple[float, float, float]
+    gamma: ArrayLike, xi: ArrayLike, bounds: tuple[float, float, float]
 ) -> np.ndarray:
     """Largest violation of the constraints (16) per type, shape ``(16,)``; 0 when feasible.
 
@@ -156,8 +157,8 @@ class OptimalApproximation(AbstractMonomialClosure):
     - `source_json`: JSON text describing the calibration data (static metadata; see `source`).
     """
 
-    gamma: Float[Array, "16 3"]
-    xi: Float[Array, "16 2"]
+    gamma: Float[AnyArray, "16 3"]
+    xi: Float[AnyArray, "16 2"]
     regularization: str | None = eqx.field(static=True)
     bounds: tuple[float, float, float] | None = eqx.field(static=True)
     source_json: str = eqx.field(static=True)
@@ -166,8 +167,8 @@ class OptimalApproximation(AbstractMonomialClosure):
 
     def __init__(
         self,
-        gamma: Float[Array, "16 3"],
-        xi: Float[Array, "16 2"],
+        gamma: ArrayLike,
+        xi: ArrayLike,
         *,
         regularization: str | None = None,
         bounds: tuple[float, float, float] | None = None,
@@ -205,7 +206,7 @@ class OptimalApproximation(AbstractMonomialClosure):
         """Provenance of the calibration data (a fresh dict)."""
         return json.loads(self.source_json)
 
-    def exponents(self) -> tuple[Float[Array, "16 3"], Float[Array, "16 2"]]:
+    def exponents(self) -> tuple[Float[AnyArray, "16 3"], Float[AnyArray, "16 2"]]:
         """``(gamma, xi)``, shapes ``(16, 3)`` and ``(16, 2)``."""
         return self.gamma, self.xi
 

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._custom_types import Array, Float, Int
+from .._custom_types import AnyArray, Array, Float, Int
 from . import _structure as S
 
 _BISECTION_STEPS = 80
@@ -108,8 +108,8 @@ def project_packed(
 
 
 def project_exponents(
-    gamma: Float[Array, "16 3"],
-    xi: Float[Array, "16 2"],
+    gamma: Float[AnyArray, "16 3"],
+    xi: Float[AnyArray, "16 2"],
     bounds: tuple[float, float, float],
 ) -> tuple[Float[Array, "16 3"], Float[Array, "16 2"]]:
     """Project the exponent tables of all 16 types onto the feasible set of eq. (16).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +64,7 @@ def exponent_table(closures: Mapping[str, AbstractMonomialClosure], digits: int 
     return "\n".join(lines).rstrip() + "\n"
 
 
-def error_table(errors: Mapping[str, np.ndarray], extra: Mapping[str, np.ndarray] | None = None) -> str:
+def error_table(errors: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> str:
     """Per-type closure errors ``J_τ`` (eq. (15)) side by side, plus their mean ``ℰ`` (eq. (30)).
 
     **Arguments:**

@@ -22,11 +22,12 @@ import math
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Bool, Float, Int, Int8, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Bool, Float, Int, Int8, PRNGKeyArray
 
 from .._io import load_npz
 from .._validate import check_int, seed_key
@@ -46,6 +47,9 @@ from ._engine import AbstractEngine, EngineState, SweepCounts
 from ._moves import AbstractMoves, as_moves, check_reactions
 from ._reactions import interval_moments, sweep_count_names
 from ._sequential import make_sequential_engine
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 #: Engine names accepted by `anneal` and the CLI.
 ENGINES: tuple[str, ...] = ("parallel", "sequential")
@@ -440,7 +444,7 @@ class Checkpoint:
             )
         return z
 
-    def save(self, **arrays: np.ndarray) -> None:
+    def save(self, **arrays: np.ndarray | jax.Array | int) -> None:
         """Write the arrays and the fingerprint atomically (nothing without a path)."""
         if self.path is None:
             return
@@ -454,7 +458,7 @@ class Checkpoint:
 def run_anneal(
     spec: AnnealSpec,
     key: jax.Array | int,
-    initial: np.ndarray | None = None,
+    initial: ArrayLike | xr.Dataset | None = None,
     *,
     records_per_chunk: int | None = None,
     progress: bool = True,

@@ -32,8 +32,8 @@ def _rotate_left(x: UInt32[Array, "*shape"], r: int) -> UInt32[Array, "*shape"]:
 
 
 def threefry2x32(
-    k0: Int[Array, ""], k1: Int[Array, ""], x0: Int[Array, "*shape"], x1: Int[Array, "*shape"]
-) -> tuple[Int[Array, "*shape"], Int[Array, "*shape"]]:
+    k0: UInt32[Array, ""], k1: UInt32[Array, ""], x0: UInt32[Array, "*shape"], x1: UInt32[Array, "*shape"]
+) -> tuple[UInt32[Array, "*shape"], UInt32[Array, "*shape"]]:
     """The Threefry-2x32 block cipher (20 rounds; Salmon et al., SC'11), as in
     ``jax._src.random.threefry2x32`` but written with element-wise operations only.
 
@@ -52,7 +52,7 @@ def threefry2x32(
     return x0, x1
 
 
-def key_words(key: PRNGKeyArray) -> Int[Array, " 2"]:
+def key_words(key: PRNGKeyArray) -> UInt32[Array, " 2"]:
     """Two uint32 key words for `threefry2x32`: the key data of a Threefry key, otherwise two
     words drawn from the key (any other `jax.random` implementation)."""
     if str(jax.random.key_impl(key)) == "threefry2x32":
@@ -96,7 +96,7 @@ def materialise(mask: Bool[Array, "*shape"]) -> Bool[Array, "*shape"]:
     return jnp.sqrt(mask.astype(jnp.float32)) > jnp.float32(0.5)
 
 
-def count_fields(fields: list[Int[Array, "*shape"]]) -> Int[Array, " fields"]:
+def count_fields(fields: list[Shaped[Array, "*shape"]]) -> Int[Array, " nfields"]:
     """Sums of several small-integer arrays of one shape, as int32, in one variadic reduction."""
     if len(fields) == 1:  # a variadic reduce needs two operands to stay one fused pass
         return count_fields([fields[0], jnp.zeros_like(fields[0])])[:1]
@@ -107,7 +107,7 @@ def count_fields(fields: list[Int[Array, "*shape"]]) -> Int[Array, " fields"]:
     return jnp.stack(sums)
 
 
-def count_fields_separately(fields: list[Int[Array, "*shape"]]) -> Int[Array, " fields"]:
+def count_fields_separately(fields: list[Shaped[Array, "*shape"]]) -> Int[Array, " nfields"]:
     """The same sums as `count_fields`, one `jnp.sum` each (the previous path, for benchmarks)."""
     return jnp.stack([jnp.sum(f, dtype=jnp.int32) for f in fields])
 

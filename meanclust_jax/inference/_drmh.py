@@ -159,12 +159,12 @@ def uniform_box_logpdf(
 
 
 def second_stage_log_accept(
-    logp_x: Array,
-    logp_y1: Array,
-    logp_y2: Array,
-    log_q1_y1_given_y2: Array,
-    log_q1_y1_given_x: Array,
-) -> Array:
+    logp_x: Float[ArrayLike, ""],
+    logp_y1: Float[ArrayLike, ""],
+    logp_y2: Float[ArrayLike, ""],
+    log_q1_y1_given_y2: Float[ArrayLike, ""],
+    log_q1_y1_given_x: Float[ArrayLike, ""],
+) -> Float[Array, ""]:
     """``log α2`` of the Tierney–Mira second stage (eq. 24) with symmetric second proposals.
 
     ``α2 = min{1, π(y2) q1(y1|y2) [1 − α1(y2, y1)] / (π(x) q1(y1|x) [1 − α1(x, y1)])}``.
@@ -239,8 +239,8 @@ def drmh_transition(
     state: DRMHState,
     draws: DRMHDraws,
     logdensity_fn: Callable[[Array], Array],
-    first_scale: Float[Array, " dim"],
-    second_scale: Float[Array, " dim"],
+    first_scale: Float[ArrayLike, " dim"] | float,
+    second_scale: Float[ArrayLike, " dim"] | float,
 ) -> tuple[DRMHState, DRMHInfo]:
     """One DR-MH transition with given random numbers (deterministic; Algorithm 1).
 
@@ -321,8 +321,8 @@ def drmh_step(
     key: PRNGKeyArray,
     state: DRMHState,
     logdensity_fn: Callable[[Array], Array],
-    first_scale: Float[Array, " dim"],
-    second_scale: Float[Array, " dim"],
+    first_scale: Float[ArrayLike, " dim"] | float,
+    second_scale: Float[ArrayLike, " dim"] | float,
 ) -> tuple[DRMHState, DRMHInfo]:
     """One DR-MH transition (Algorithm 1): `drmh_draw` then `drmh_transition`.
 

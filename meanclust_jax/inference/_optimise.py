@@ -28,6 +28,7 @@ import optax
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 from tqdm.auto import tqdm
 
+from .._custom_types import AnyArray
 from .._optim import keep_best_descent
 from .._precision import require_float64
 from .._validate import check_int
@@ -214,7 +215,7 @@ class PolishResult(eqx.Module):
 
 def polish(
     problem: RateProblem,
-    K0: Float[Array, " 8"],
+    K0: Float[AnyArray, " 8"],
     *,
     rtol: float = 1e-10,
     atol: float = 1e-12,

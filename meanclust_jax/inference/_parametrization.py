@@ -27,13 +27,15 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from .._custom_types import AnyArray
+
 #: Labels of the identifiable combinations ``s_j`` (the ``combination`` coordinate of posteriors).
 IDENTIFIABLE_NAMES: tuple[str, ...] = ("4k1+k2", "4k3+k4", "4k5+k6", "4k7+k8")
 #: Labels of the split fractions ``u_j = 4k_{2j-1}/s_j``.
 SPLIT_NAMES: tuple[str, ...] = ("4k1/(4k1+k2)", "4k3/(4k3+k4)", "4k5/(4k5+k6)", "4k7/(4k7+k8)")
 
 
-def identifiable_combinations(K: Float[Array, "*batch 8"]) -> Float[Array, "*batch 4"]:
+def identifiable_combinations(K: Float[AnyArray, "*batch 8"]) -> Float[Array, "*batch 4"]:
     """``s = (4k1 + k2, 4k3 + k4, 4k5 + k6, 4k7 + k8)`` of rates ``K``.
 
     **Arguments:**
@@ -48,7 +50,7 @@ def identifiable_combinations(K: Float[Array, "*batch 8"]) -> Float[Array, "*bat
     return 4.0 * K[..., 0::2] + K[..., 1::2]
 
 
-def split_fractions(K: Float[Array, "*batch 8"]) -> Float[Array, "*batch 4"]:
+def split_fractions(K: Float[AnyArray, "*batch 8"]) -> Float[Array, "*batch 4"]:
     """``u_j = 4 k_{2j-1} / s_j``, the angled reaction's share of each ``s_j`` (0 where ``s_j = 0``).
 
     **Arguments:**

@@ -26,6 +26,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float
 
+from .._custom_types import AnyArray
 from .._optim import keep_best_descent
 from .._precision import require_float64
 from .._validate import check_float, check_int
@@ -153,8 +154,8 @@ class SparseFit(eqx.Module):
 
 
 def fit_sparse(
-    ts: Float[Array, " times"],
-    C_data: Float[Array, "times 3"],
+    ts: Float[AnyArray, " times"],
+    C_data: Float[AnyArray, "times 3"],
     *,
     C_pair0: Float[Array, " 3"] | None = None,
     alpha_range: float | None = None,

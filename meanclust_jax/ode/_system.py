@@ -230,7 +230,7 @@ _FieldArgs = tuple[
 PAIR_FLOOR: float = 1e-12
 
 
-def _vector_field(t: Float[Array, ""], y: Float[Array, " 3"], args: _FieldArgs) -> Float[Array, " 3"]:
+def _vector_field(t: Float[ArrayLike, ""], y: Float[Array, " 3"], args: _FieldArgs) -> Float[Array, " 3"]:
     """Eq. (8) on the physical range, continued finitely outside it (one closure evaluation).
 
     Pair concentrations lie in ``[0, 1]``; a trial state of a solver (a Runge–Kutta stage, a
