@@ -45,7 +45,7 @@ def _verdict(sampler: str, r: dict[str, Any]) -> str:
     fails = conv["failures"]
     stop = f" Sampling stopped: {r['stop_reason']}." if r.get("stop_reason") else ""
     return (f"{SAMPLER_NAMES[sampler]}: **not converged** within its budget ({draws}); its numbers below are "
-            f"not results: " + "; ".join(fails[:6]) + (" …" if len(fails) > 6 else "") + "." + stop)
+            f"not results: " + "; ".join(fails[:6]) + (" …" if len(fails) > 6 else ".") + stop)
 
 
 def _agreement_text(res: dict[str, Any], what: str = "") -> str:
