@@ -70,7 +70,6 @@ def posterior_numbers(idata: az.InferenceData) -> dict[str, Any]:
         "thinning": int(attrs.get("thinning", 1)),
         "rounds": int(attrs.get("rounds", 1)),
         "stop_reason": str(attrs.get("stop_reason", "")),
-        "sampling_wall_time_s": float(attrs.get("wall_time_s", float("nan"))),
         "F_quantiles": _floats(np.quantile(F, [0.05, 0.5, 0.95])) if F.size else None,
     }
 
